@@ -1,0 +1,400 @@
+/// The whole configuration file (`warden.yaml`), decoded strictly: unknown keys are errors.
+public struct WardenConfiguration: Sendable, Decodable {
+    public var listen: ListenAddress
+    /// Where SQLite and other local state live. Relative paths are resolved against the config file's directory.
+    public var dataDir: String
+    public var keys: [StaticKeyConfiguration]
+    /// Providers in document order.
+    public var providers: [(name: String, config: ProviderConfiguration)]
+    /// Models in document order.
+    public var models: [(name: String, config: ModelConfiguration)]
+    public var server: ServerConfiguration
+    public var shutdown: ShutdownConfiguration
+    public var health: HealthConfiguration
+    public var reliability: ReliabilityConfiguration
+    public var log: LogConfiguration
+
+    /// The directory relative paths are resolved against (the config file's directory, or the working
+    /// directory for the embedded default). Not part of the file.
+    public var baseDirectory: String = "."
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case listen, data_dir, keys, providers, models, server, shutdown, health, reliability, log
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        listen = try c.decodeIfPresent(ListenAddress.self, forKey: .listen) ?? ListenAddress(host: "127.0.0.1", port: 4000)
+        dataDir = try c.decodeIfPresent(String.self, forKey: .data_dir) ?? "./warden-data"
+        keys = try c.decodeIfPresent([StaticKeyConfiguration].self, forKey: .keys) ?? []
+        if c.contains(.providers) {
+            providers = try OrderedMapping<ProviderConfiguration>(from: c.superDecoder(forKey: .providers)).entries
+                .map { (name: $0.0, config: $0.1) }
+        } else {
+            providers = []
+        }
+        if c.contains(.models) {
+            models = try OrderedMapping<ModelConfiguration>(from: c.superDecoder(forKey: .models)).entries
+                .map { (name: $0.0, config: $0.1) }
+        } else {
+            models = []
+        }
+        server = try c.decodeIfPresent(ServerConfiguration.self, forKey: .server) ?? ServerConfiguration()
+        shutdown = try c.decodeIfPresent(ShutdownConfiguration.self, forKey: .shutdown) ?? ShutdownConfiguration()
+        health = try c.decodeIfPresent(HealthConfiguration.self, forKey: .health) ?? HealthConfiguration()
+        reliability =
+            try c.decodeIfPresent(ReliabilityConfiguration.self, forKey: .reliability) ?? ReliabilityConfiguration()
+        log = try c.decodeIfPresent(LogConfiguration.self, forKey: .log) ?? LogConfiguration()
+    }
+
+    public init(
+        listen: ListenAddress, dataDir: String, keys: [StaticKeyConfiguration],
+        providers: [(name: String, config: ProviderConfiguration)],
+        models: [(name: String, config: ModelConfiguration)]
+    ) {
+        self.listen = listen
+        self.dataDir = dataDir
+        self.keys = keys
+        self.providers = providers
+        self.models = models
+        self.server = ServerConfiguration()
+        self.shutdown = ShutdownConfiguration()
+        self.health = HealthConfiguration()
+        self.reliability = ReliabilityConfiguration()
+        self.log = LogConfiguration()
+    }
+
+    public func provider(named name: String) -> ProviderConfiguration? {
+        providers.first { $0.name == name }?.config
+    }
+
+    public func model(named name: String) -> ModelConfiguration? {
+        models.first { $0.name == name }?.config
+    }
+
+    /// The data directory as an absolute path.
+    public var dataDirectoryPath: String { SecretReference.absolutePath(dataDir, base: baseDirectory) }
+}
+
+/// A mapping whose entries keep document order.
+struct OrderedMapping<Value: Decodable>: Decodable {
+    var entries: [(String, Value)]
+    init(from decoder: any Decoder) throws { entries = try decoder.orderedMapping(Value.self) }
+}
+
+/// A data-plane key declared in the config file (handy for GitOps).
+public struct StaticKeyConfiguration: Sendable, Decodable {
+    public var name: String
+    public var team: String
+    public var key: SecretReference
+    /// Models this key may use; all when absent.
+    public var models: [String]?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, team, key, models }
+
+    public init(name: String, team: String, key: SecretReference, models: [String]? = nil) {
+        self.name = name
+        self.team = team
+        self.key = key
+        self.models = models
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        team = try c.decodeIfPresent(String.self, forKey: .team) ?? "default"
+        key = try c.decode(SecretReference.self, forKey: .key)
+        models = try c.decodeIfPresent([String].self, forKey: .models)
+    }
+}
+
+/// The wire format a provider speaks.
+public enum ProviderType: String, Sendable, Decodable, CaseIterable {
+    /// OpenAI or any OpenAI-compatible server (vLLM, Ollama, TGI, LM Studio…).
+    case openai
+    case anthropic
+    /// Warden's built-in deterministic mock upstream, run in-process on a loopback port.
+    case mock
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let t = ProviderType(rawValue: text) else {
+            throw ConfigurationError(
+                key: decoder.codingPath.configKey, "unknown provider type '\(text)' (expected openai, anthropic or mock)")
+        }
+        self = t
+    }
+}
+
+public struct ProviderConfiguration: Sendable, Decodable {
+    public var type: ProviderType
+    /// Base URL including the API version path for OpenAI (`https://api.openai.com/v1`); without it for
+    /// Anthropic (`https://api.anthropic.com`). Not used by `mock`.
+    public var baseURL: String?
+    public var apiKey: SecretReference?
+    /// Extra headers sent upstream (e.g. `OpenAI-Organization`).
+    public var headers: [String: String]
+    /// `mock` only: latency between streamed chunks and before responses.
+    public var latency: ConfigDuration?
+    /// `anthropic` only: the `anthropic-version` header when the client did not send one.
+    public var anthropicVersion: String
+    /// Connections kept per upstream host (AsyncHTTPClient's default of 8 is far too low for a gateway).
+    public var maxConnections: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type, base_url, api_key, headers, latency, anthropic_version, max_connections
+    }
+
+    public init(type: ProviderType, baseURL: String? = nil, apiKey: SecretReference? = nil) {
+        self.type = type
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.headers = [:]
+        self.latency = nil
+        self.anthropicVersion = "2023-06-01"
+        self.maxConnections = 512
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decode(ProviderType.self, forKey: .type)
+        baseURL = try c.decodeIfPresent(String.self, forKey: .base_url)
+        apiKey = try c.decodeIfPresent(SecretReference.self, forKey: .api_key)
+        headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
+        latency = try c.decodeIfPresent(ConfigDuration.self, forKey: .latency)
+        anthropicVersion = try c.decodeIfPresent(String.self, forKey: .anthropic_version) ?? "2023-06-01"
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .max_connections) ?? 512
+    }
+}
+
+public struct DeploymentConfiguration: Sendable, Decodable {
+    public var provider: String
+    /// The model name the upstream knows.
+    public var model: String
+    /// Relative share of traffic (default 1).
+    public var weight: Double
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case provider, model, weight }
+
+    public init(provider: String, model: String, weight: Double = 1) {
+        self.provider = provider
+        self.model = model
+        self.weight = weight
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        provider = try c.decode(String.self, forKey: .provider)
+        model = try c.decode(String.self, forKey: .model)
+        weight = try c.decodeIfPresent(Double.self, forKey: .weight) ?? 1
+    }
+}
+
+public struct TimeoutConfiguration: Sendable, Decodable {
+    /// Establishing a connection to the upstream.
+    public var connect: ConfigDuration
+    /// From sending the request to the response headers.
+    public var firstByte: ConfigDuration
+    /// The whole call, streamed body included.
+    public var total: ConfigDuration
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case connect, first_byte, total }
+
+    public init(connect: ConfigDuration = .seconds(5), firstByte: ConfigDuration = .seconds(60), total: ConfigDuration = .seconds(600)) {
+        self.connect = connect
+        self.firstByte = firstByte
+        self.total = total
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TimeoutConfiguration()
+        connect = try c.decodeIfPresent(ConfigDuration.self, forKey: .connect) ?? d.connect
+        firstByte = try c.decodeIfPresent(ConfigDuration.self, forKey: .first_byte) ?? d.firstByte
+        total = try c.decodeIfPresent(ConfigDuration.self, forKey: .total) ?? d.total
+    }
+}
+
+public struct ModelConfiguration: Sendable, Decodable {
+    public var deployments: [DeploymentConfiguration]
+    /// Models tried in order when every deployment of this one failed.
+    public var fallbacks: [String]
+    /// Models tried when the upstream says the prompt is too long for the context window.
+    public var contextFallbacks: [String]
+    public var timeout: TimeoutConfiguration
+    /// Extra attempts within this model, rotating across its deployments.
+    public var retries: Int
+    /// Whether `/health/ready` depends on this model having a healthy deployment.
+    public var required: Bool
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case deployments, fallbacks, context_fallbacks, timeout, retries, required
+    }
+
+    public init(
+        deployments: [DeploymentConfiguration], fallbacks: [String] = [], contextFallbacks: [String] = [],
+        timeout: TimeoutConfiguration = TimeoutConfiguration(), retries: Int = 2, required: Bool = true
+    ) {
+        self.deployments = deployments
+        self.fallbacks = fallbacks
+        self.contextFallbacks = contextFallbacks
+        self.timeout = timeout
+        self.retries = retries
+        self.required = required
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        deployments = try c.decode([DeploymentConfiguration].self, forKey: .deployments)
+        fallbacks = try c.decodeIfPresent([String].self, forKey: .fallbacks) ?? []
+        contextFallbacks = try c.decodeIfPresent([String].self, forKey: .context_fallbacks) ?? []
+        timeout = try c.decodeIfPresent(TimeoutConfiguration.self, forKey: .timeout) ?? TimeoutConfiguration()
+        retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? 2
+        required = try c.decodeIfPresent(Bool.self, forKey: .required) ?? true
+    }
+}
+
+/// HTTP server limits.
+public struct ServerConfiguration: Sendable, Decodable {
+    /// Largest accepted request body (413 above it).
+    public var maxBodySize: ConfigByteSize
+    /// Time allowed to receive a request body once its headers arrived (408 after it).
+    public var bodyTimeout: ConfigDuration
+    /// Idle keep-alive connections are closed after this long.
+    public var idleTimeout: ConfigDuration
+    /// `max_tokens` sent to Anthropic upstreams when an OpenAI client set none (Anthropic requires one).
+    public var defaultMaxTokens: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case max_body_size, body_timeout, idle_timeout, default_max_tokens }
+
+    public init() {
+        maxBodySize = ConfigByteSize(bytes: 8 * 1024 * 1024)
+        bodyTimeout = .seconds(30)
+        idleTimeout = .seconds(75)
+        defaultMaxTokens = 4096
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ServerConfiguration()
+        maxBodySize = try c.decodeIfPresent(ConfigByteSize.self, forKey: .max_body_size) ?? d.maxBodySize
+        bodyTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .body_timeout) ?? d.bodyTimeout
+        idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idle_timeout) ?? d.idleTimeout
+        defaultMaxTokens = try c.decodeIfPresent(Int.self, forKey: .default_max_tokens) ?? d.defaultMaxTokens
+    }
+}
+
+public struct ShutdownConfiguration: Sendable, Decodable {
+    /// After SIGTERM, keep accepting (while reporting unready) this long, so load balancers notice.
+    public var drainDelay: ConfigDuration
+    /// Upper bound on finishing in-flight requests and streams after accepting stopped.
+    public var timeout: ConfigDuration
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case drain_delay, timeout }
+
+    public init() {
+        drainDelay = .seconds(0)
+        timeout = .seconds(30)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        drainDelay = try c.decodeIfPresent(ConfigDuration.self, forKey: .drain_delay) ?? .seconds(0)
+        timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? .seconds(30)
+    }
+}
+
+public struct HealthConfiguration: Sendable, Decodable {
+    /// How long a provider probe result is reused by `/health/ready`.
+    public var cacheTTL: ConfigDuration
+    /// Timeout of one provider probe.
+    public var probeTimeout: ConfigDuration
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case cache_ttl, probe_timeout }
+
+    public init() {
+        cacheTTL = .seconds(5)
+        probeTimeout = .seconds(2)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cacheTTL = try c.decodeIfPresent(ConfigDuration.self, forKey: .cache_ttl) ?? .seconds(5)
+        probeTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .probe_timeout) ?? .seconds(2)
+    }
+}
+
+/// Retry backoff and circuit breaker settings, shared by all models.
+public struct ReliabilityConfiguration: Sendable, Decodable {
+    /// First backoff; doubles each retry, with full jitter.
+    public var backoffInitial: ConfigDuration
+    public var backoffMax: ConfigDuration
+    /// A `Retry-After` longer than this is not waited for: the 429 goes to the client at once.
+    public var maxRetryAfter: ConfigDuration
+    /// Consecutive failures that open a deployment's circuit.
+    public var breakerFailures: Int
+    /// How long an open circuit stays open before one trial request is let through.
+    public var breakerCooldown: ConfigDuration
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case backoff_initial, backoff_max, max_retry_after, breaker_failures, breaker_cooldown
+    }
+
+    public init() {
+        backoffInitial = .milliseconds(200)
+        backoffMax = .seconds(8)
+        maxRetryAfter = .seconds(20)
+        breakerFailures = 5
+        breakerCooldown = .seconds(30)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ReliabilityConfiguration()
+        backoffInitial = try c.decodeIfPresent(ConfigDuration.self, forKey: .backoff_initial) ?? d.backoffInitial
+        backoffMax = try c.decodeIfPresent(ConfigDuration.self, forKey: .backoff_max) ?? d.backoffMax
+        maxRetryAfter = try c.decodeIfPresent(ConfigDuration.self, forKey: .max_retry_after) ?? d.maxRetryAfter
+        breakerFailures = try c.decodeIfPresent(Int.self, forKey: .breaker_failures) ?? d.breakerFailures
+        breakerCooldown = try c.decodeIfPresent(ConfigDuration.self, forKey: .breaker_cooldown) ?? d.breakerCooldown
+    }
+}
+
+public struct LogConfiguration: Sendable, Decodable {
+    public enum Level: String, Sendable, Decodable, CaseIterable { case trace, debug, info, notice, warning, error }
+    public var level: Level
+    /// One JSON line per request.
+    public var accessLog: Bool
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case level, access_log }
+
+    public init() {
+        level = .info
+        accessLog = true
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let text = try c.decodeIfPresent(String.self, forKey: .level) {
+            guard let l = Level(rawValue: text) else {
+                throw ConfigurationError(
+                    key: (c.codingPath + [CodingKeys.level]).configKey,
+                    "unknown level '\(text)' (expected \(Level.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            level = l
+        } else {
+            level = .info
+        }
+        accessLog = try c.decodeIfPresent(Bool.self, forKey: .access_log) ?? true
+    }
+}

@@ -1,0 +1,304 @@
+import NIOCore
+
+/// Why a JSON text could not be parsed, and where.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Byte offset of the problem in the input.
+    public var offset: Int
+    public var reason: String
+
+    public var description: String { "\(reason) at byte \(offset)" }
+}
+
+/// A strict RFC 8259 JSON parser over UTF-8 bytes.
+///
+/// Strict means: one value with only whitespace around it, no trailing commas, no comments, no
+/// `NaN`, strings must be valid UTF-8 with no raw control characters, and nesting is bounded so that a
+/// hostile body cannot exhaust the stack.
+public enum JSONParser {
+    /// Deepest nesting accepted. Real requests nest well under 32 levels (tool schemas are the deepest).
+    public static let maximumDepth = 128
+
+    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+        let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(JSONParseError) -> JSONValue in
+                var p = Cursor(UnsafeRawBufferPointer(buffer))
+                return try p.parseDocument()
+            }
+        }
+        if let result { return try result.get() }
+        return try parse(Array(bytes))
+    }
+
+    public static func parse(_ buffer: ByteBuffer) throws(JSONParseError) -> JSONValue {
+        let result = buffer.withUnsafeReadableBytes { raw in
+            Result { () throws(JSONParseError) -> JSONValue in
+                var p = Cursor(raw)
+                return try p.parseDocument()
+            }
+        }
+        return try result.get()
+    }
+
+    public static func parse(_ string: String) throws(JSONParseError) -> JSONValue {
+        var s = string
+        let result = s.withUTF8 { buffer in
+            Result { () throws(JSONParseError) -> JSONValue in
+                var p = Cursor(UnsafeRawBufferPointer(buffer))
+                return try p.parseDocument()
+            }
+        }
+        return try result.get()
+    }
+
+    struct Cursor {
+        let bytes: UnsafeRawBufferPointer
+        var i = 0
+        var depth = 0
+
+        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+        func fail(_ reason: String, at offset: Int? = nil) -> JSONParseError {
+            JSONParseError(offset: offset ?? i, reason: reason)
+        }
+
+        mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+            skipWhitespace()
+            if i >= bytes.count { throw fail("empty body: expected a JSON value") }
+            let value = try parseValue()
+            skipWhitespace()
+            if i < bytes.count { throw fail("unexpected data after the JSON value") }
+            return value
+        }
+
+        @inline(__always)
+        mutating func skipWhitespace() {
+            while i < bytes.count {
+                let c = bytes[i]
+                guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
+                i += 1
+            }
+        }
+
+        mutating func parseValue() throws(JSONParseError) -> JSONValue {
+            guard i < bytes.count else { throw fail("unexpected end of input") }
+            switch bytes[i] {
+            case UInt8(ascii: "{"): return try parseObject()
+            case UInt8(ascii: "["): return try parseArray()
+            case UInt8(ascii: "\""): return .string(try parseString())
+            case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+            case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+            case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+            default: throw fail("unexpected character '\(Self.printable(bytes[i]))'")
+            }
+        }
+
+        static func printable(_ byte: UInt8) -> String {
+            (0x20..<0x7F).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
+        }
+
+        mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
+            let n = literal.utf8CodeUnitCount
+            guard i + n <= bytes.count else { throw fail("invalid literal") }
+            let p = literal.utf8Start
+            for k in 0..<n where bytes[i + k] != p[k] { throw fail("invalid literal") }
+            i += n
+        }
+
+        mutating func enter() throws(JSONParseError) {
+            depth += 1
+            if depth > JSONParser.maximumDepth { throw fail("nesting deeper than \(JSONParser.maximumDepth) levels") }
+        }
+
+        mutating func parseObject() throws(JSONParseError) -> JSONValue {
+            try enter()
+            i += 1  // {
+            var members: [(key: String, value: JSONValue)] = []
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                depth -= 1
+                return .object(JSONObject())
+            }
+            while true {
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unexpected end of input in object") }
+                guard bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key in object") }
+                let key = try parseString()
+                skipWhitespace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after object key") }
+                i += 1
+                skipWhitespace()
+                let value = try parseValue()
+                if let dup = members.firstIndex(where: { $0.key == key }) {
+                    members[dup].value = value
+                } else {
+                    members.append((key, value))
+                }
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unexpected end of input in object") }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if bytes[i] == UInt8(ascii: "}") {
+                    i += 1
+                    break
+                }
+                throw fail("expected ',' or '}' in object")
+            }
+            depth -= 1
+            return .object(JSONObject(uniqueMembers: members))
+        }
+
+        mutating func parseArray() throws(JSONParseError) -> JSONValue {
+            try enter()
+            i += 1  // [
+            var elements: [JSONValue] = []
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                depth -= 1
+                return .array([])
+            }
+            while true {
+                skipWhitespace()
+                elements.append(try parseValue())
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unexpected end of input in array") }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if bytes[i] == UInt8(ascii: "]") {
+                    i += 1
+                    break
+                }
+                throw fail("expected ',' or ']' in array")
+            }
+            depth -= 1
+            return .array(elements)
+        }
+
+        mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+            let start = i
+            if bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < bytes.count else { throw fail("invalid number", at: start) }
+            if bytes[i] == UInt8(ascii: "0") {
+                i += 1
+            } else if (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(bytes[i]) {
+                while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            } else {
+                throw fail("invalid number", at: start)
+            }
+            if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+                i += 1
+                let digits = i
+                while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+                if i == digits { throw fail("invalid number", at: start) }
+            }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+                i += 1
+                if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+                let digits = i
+                while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+                if i == digits { throw fail("invalid number", at: start) }
+            }
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+            return .number(text)
+        }
+
+        mutating func parseString() throws(JSONParseError) -> String {
+            let open = i
+            i += 1  // opening quote
+            let start = i
+            // Fast path: no escapes.
+            var hasNonASCII = false
+            while i < bytes.count {
+                let c = bytes[i]
+                if c == UInt8(ascii: "\"") {
+                    let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
+                    i += 1
+                    if !hasNonASCII { return String(decoding: slice, as: UTF8.self) }
+                    guard let s = String(validating: slice, as: UTF8.self) else {
+                        throw fail("string is not valid UTF-8", at: open)
+                    }
+                    return s
+                }
+                if c == UInt8(ascii: "\\") { break }
+                if c < 0x20 { throw fail("control character in string") }
+                if c >= 0x80 { hasNonASCII = true }
+                i += 1
+            }
+            guard i < bytes.count else { throw fail("unterminated string", at: open) }
+            // Slow path: decode escapes into a byte buffer, then validate once.
+            var out: [UInt8] = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+            while i < bytes.count {
+                let c = bytes[i]
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    guard let s = String(validating: out, as: UTF8.self) else {
+                        throw fail("string is not valid UTF-8", at: open)
+                    }
+                    return s
+                }
+                if c < 0x20 { throw fail("control character in string") }
+                if c != UInt8(ascii: "\\") {
+                    out.append(c)
+                    i += 1
+                    continue
+                }
+                i += 1
+                guard i < bytes.count else { break }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try parseHex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        // A high surrogate must be followed by an escaped low surrogate.
+                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u")
+                        else { throw fail("unpaired surrogate in string") }
+                        i += 2
+                        let low = try parseHex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate in string") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw fail("unpaired surrogate in string")
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
+                    out.append(contentsOf: Array(String(u).utf8))
+                default:
+                    throw fail("invalid escape '\\\(Self.printable(e))' in string")
+                }
+            }
+            throw fail("unterminated string", at: open)
+        }
+
+        mutating func parseHex4() throws(JSONParseError) -> UInt32 {
+            guard i + 4 <= bytes.count else { throw fail("invalid \\u escape") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let c = bytes[i]
+                let d: UInt32
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+                default: throw fail("invalid \\u escape")
+                }
+                v = v << 4 | d
+                i += 1
+            }
+            return v
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import WardenCore
+
+/// What the mock does for an upstream model name.
+public enum MockBehaviour: Sendable, Equatable {
+    case normal
+    /// Always 503.
+    case fail503
+    /// Always 429 with `Retry-After: 1`.
+    case fail429
+    /// Waits this long before the response headers.
+    case slow(milliseconds: Int)
+    /// Closes the connection halfway through the body.
+    case dropMidstream
+    /// Answers 200 with a body that is not valid JSON.
+    case badJSON
+
+    public init(model: String) {
+        switch model {
+        case "fail-503": self = .fail503
+        case "fail-429": self = .fail429
+        case "drop-midstream": self = .dropMidstream
+        case "bad-json": self = .badJSON
+        default:
+            if model.hasPrefix("slow-"), let ms = Int(model.dropFirst(5)), ms >= 0 {
+                self = .slow(milliseconds: ms)
+            } else {
+                self = .normal
+            }
+        }
+    }
+}
+
+/// The mock's deterministic answers, independent of HTTP.
+public enum MockGenerator {
+    /// The text content the mock counts for prompt usage: text blocks of the system prompt and every
+    /// message, and the text of tool results.
+    public static func promptTexts(_ request: ChatRequest) -> [String] {
+        var out: [String] = []
+        for message in request.messages {
+            for block in message.content {
+                switch block {
+                case .text(let t, _): out.append(t)
+                case .toolResult(let r):
+                    for case .text(let t, _) in r.content { out.append(t) }
+                default: break
+                }
+            }
+        }
+        return out
+    }
+
+    /// `Echo: ` followed by the text of the last user message.
+    public static func replyText(_ request: ChatRequest) -> String {
+        let last = request.messages.last { $0.role == .user }
+        return "Echo: " + (last?.text ?? "")
+    }
+
+    /// The tool the mock must call, if the request demands one (`required`/`any`, or a named function).
+    public static func forcedTool(_ request: ChatRequest) -> ToolDefinition? {
+        guard !request.tools.isEmpty else { return nil }
+        switch request.toolChoice {
+        case .required: return request.tools[0]
+        case .function(let name): return request.tools.first { $0.name == name } ?? request.tools[0]
+        default: return nil
+        }
+    }
+
+    /// Arguments that satisfy the schema's required fields.
+    public static func arguments(for schema: JSONValue) -> JSONValue {
+        exampleValue(for: schema, depth: 0)
+    }
+
+    static func exampleValue(for schema: JSONValue, depth: Int) -> JSONValue {
+        if let values = schema["enum"]?.arrayValue, let first = values.first { return first }
+        if let c = schema["const"] { return c }
+        var type = schema["type"]?.stringValue
+        if type == nil, let types = schema["type"]?.arrayValue { type = types.first { $0 != "null" }?.stringValue }
+        switch type {
+        case "integer": return 1
+        case "number": return 1
+        case "boolean": return true
+        case "null": return .null
+        case "array":
+            let min = schema["minItems"]?.intValue ?? 0
+            guard min > 0, let items = schema["items"], depth < 8 else { return [] }
+            return .array(Array(repeating: exampleValue(for: items, depth: depth + 1), count: min))
+        case "object", nil where schema["properties"] != nil:
+            var out = JSONObject()
+            guard depth < 8 else { return .object(out) }
+            let properties = schema["properties"]?.objectValue ?? JSONObject()
+            for case .string(let name) in schema["required"]?.arrayValue ?? [] {
+                out[name] = exampleValue(for: properties[name] ?? [:], depth: depth + 1)
+            }
+            return .object(out)
+        default:
+            return "example"
+        }
+    }
+
+    /// The complete canonical answer to `request`.
+    public static func response(to request: ChatRequest, id: String, created: Int) -> ChatResponse {
+        let promptTokens = TokenEstimator.tokens(in: promptTexts(request))
+        let content: [ContentBlock]
+        let reason: StopReason
+        let completionTokens: Int
+        if let tool = forcedTool(request) {
+            let args = arguments(for: tool.parameters).jsonString
+            content = [.toolUse(ToolUse(id: "call_\(id)", name: tool.name, argumentsJSON: args))]
+            reason = .toolUse
+            completionTokens = TokenEstimator.tokens(in: tool.name + args)
+        } else {
+            var text = replyText(request)
+            var r = StopReason.endTurn
+            if let max = request.maxTokens, TokenEstimator.tokens(in: text) > max {
+                text = String(text.unicodeScalars.prefix(max * 4).map(Character.init))
+                r = .maxTokens
+            }
+            content = [.text(text)]
+            reason = r
+            completionTokens = TokenEstimator.tokens(in: text)
+        }
+        let choices = (0..<max(1, request.n ?? 1)).map { ChatChoice(index: $0, content: content, stopReason: reason) }
+        return ChatResponse(
+            id: id, model: request.model, created: created, choices: choices,
+            usage: Usage(inputTokens: promptTokens, outputTokens: completionTokens * choices.count))
+    }
+
+    /// The streamed form of `response(to:)`: text split into word chunks, tool arguments in two halves.
+    public static func streamEvents(for response: ChatResponse) -> [ChatStreamEvent] {
+        var events: [ChatStreamEvent] = [.start(id: response.id, model: response.model)]
+        for choice in response.choices {
+            var toolIndex = 0
+            for block in choice.content {
+                switch block {
+                case .text(let text, _):
+                    for piece in splitIntoChunks(text) {
+                        events.append(.textDelta(choice: choice.index, text: piece))
+                    }
+                case .toolUse(let use):
+                    events.append(.toolCallStart(choice: choice.index, index: toolIndex, id: use.id, name: use.name))
+                    let args = Array(use.argumentsJSON)
+                    let half = args.count / 2
+                    if half > 0 {
+                        events.append(.toolCallArgumentsDelta(choice: choice.index, index: toolIndex, json: String(args[..<half])))
+                    }
+                    events.append(.toolCallArgumentsDelta(choice: choice.index, index: toolIndex, json: String(args[half...])))
+                    toolIndex += 1
+                default: break
+                }
+            }
+            if let reason = choice.stopReason { events.append(.finish(choice: choice.index, reason: reason)) }
+        }
+        if let usage = response.usage { events.append(.usage(usage)) }
+        return events
+    }
+
+    /// Splits text after each space, so "Echo: a b" streams as "Echo: ", "a ", "b".
+    public static func splitIntoChunks(_ text: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        for ch in text {
+            current.append(ch)
+            if ch == " " {
+                out.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out.isEmpty ? [""] : out
+    }
+
+    /// A deterministic unit vector for `text`: the same text always gives the same vector.
+    public static func embedding(for text: String, dimensions: Int) -> [Double] {
+        // FNV-1a seeds a splitmix64 generator.
+        var seed: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 {
+            seed ^= UInt64(b)
+            seed = seed &* 0x100_0000_01b3
+        }
+        var state = seed
+        var values: [Double] = []
+        values.reserveCapacity(dimensions)
+        var norm = 0.0
+        for _ in 0..<dimensions {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            z ^= z >> 31
+            let v = Double(z >> 11) / Double(1 << 53) * 2 - 1
+            values.append(v)
+            norm += v * v
+        }
+        let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+        return values.map { $0 * scale }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import WardenCore
+import WardenProviders
+import WardenStore
+
+/// `warden doctor`: checks a configuration the way `serve` would use it, without serving.
+public enum Doctor {
+    public enum Level: String, Sendable { case ok = "ok", warning = "warn", error = "FAIL" }
+
+    public struct Finding: Sendable {
+        public var level: Level
+        public var subject: String
+        public var detail: String
+    }
+
+    /// Runs every check; `probe` sends one real request per provider.
+    public static func run(options: WardenServer.Options, probe: Bool) async -> [Finding] {
+        var findings: [Finding] = []
+        func add(_ level: Level, _ subject: String, _ detail: String) {
+            findings.append(Finding(level: level, subject: subject, detail: detail))
+        }
+        let config: WardenConfiguration
+        do {
+            config = try WardenServer.loadConfiguration(options)
+            add(.ok, "config", options.configPath.map { "\($0) is valid" } ?? "no --config: the embedded default")
+        } catch {
+            add(.error, "config", error.description)
+            return findings
+        }
+
+        // Secrets: where each comes from, whether it resolves, and whether its source is discouraged.
+        var secrets: [(String, SecretReference)] = config.providers.compactMap { p in p.config.apiKey.map { ("providers.\(p.name).api_key", $0) } }
+        secrets += config.keys.enumerated().map { ("keys[\($0.offset)].key (\($0.element.name))", $0.element.key) }
+        for (subject, ref) in secrets {
+            do {
+                _ = try ref.resolve(baseDirectory: config.baseDirectory)
+                switch ref {
+                case .env(let name):
+                    add(.warning, subject, "from environment variable \(name): environments leak into child processes, crash dumps and /proc; prefer file:")
+                case .literal:
+                    add(.warning, subject, "written in plain text in the config file; prefer file:PATH")
+                default:
+                    add(.ok, subject, "from \(ref)")
+                }
+            } catch {
+                add(.error, subject, "\(ref): \(error.problem)")
+            }
+        }
+        if config.keys.isEmpty { add(.ok, "keys", "no static keys; stored keys are used (one is generated on first start)") }
+
+        // Data directory and store.
+        let dataDir = config.dataDirectoryPath
+        do {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            let probeFile = dataDir + "/.warden-doctor-\(getpid())"
+            guard FileManager.default.createFile(atPath: probeFile, contents: Data("ok".utf8)) else {
+                throw StoreError("not writable")
+            }
+            try? FileManager.default.removeItem(atPath: probeFile)
+            let logger = Logger(label: "warden.doctor") { _ in SwiftLogNoOpLogHandler() }
+            let store = try await SQLiteStore.open(path: dataDir + "/warden.sqlite", logger: logger)
+            let keys = try await store.keyCount()
+            await store.close()
+            add(.ok, "store", "sqlite at \(dataDir)/warden.sqlite (schema v\(SQLiteStore.schemaVersion), \(keys) stored keys)")
+        } catch {
+            add(.error, "store", "data_dir \(dataDir): \(error)")
+        }
+
+        // Listen address.
+        do {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: config.listen.host, port: config.listen.port).get()
+            try await channel.close()
+            add(.ok, "listen", "\(config.listen) is free")
+        } catch {
+            add(.warning, "listen", "\(config.listen) cannot be bound now (\(error)); is Warden already running?")
+        }
+
+        // Providers.
+        let transport = HTTPTransport()
+        for (name, provider) in config.providers {
+            if provider.type == .mock {
+                add(.ok, "providers.\(name)", "built-in mock upstream (in-process)")
+                continue
+            }
+            guard probe else {
+                add(.ok, "providers.\(name)", "\(provider.type.rawValue) at \(provider.baseURL ?? "") (not probed)")
+                continue
+            }
+            let apiKey = try? provider.apiKey?.resolve(baseDirectory: config.baseDirectory)
+            let client: any ProviderClient =
+                provider.type == .anthropic
+                ? AnthropicProvider(
+                    name: name, baseURL: provider.baseURL ?? "", apiKey: apiKey, anthropicVersion: provider.anthropicVersion,
+                    extraHeaders: provider.headers, transport: transport, defaultMaxTokens: config.server.defaultMaxTokens)
+                : OpenAIProvider(name: name, baseURL: provider.baseURL ?? "", apiKey: apiKey, extraHeaders: provider.headers, transport: transport)
+            let result = await client.probe(
+                timeout: config.health.probeTimeout.duration, logger: Logger(label: "warden.doctor") { _ in SwiftLogNoOpLogHandler() })
+            add(
+                result.isHealthy ? .ok : .error, "providers.\(name)",
+                "\(provider.type.rawValue) at \(provider.baseURL ?? ""): \(result.detail) in \(String(format: "%.1f", result.latencyMilliseconds)) ms")
+        }
+        await transport.shutdown()
+        for (name, model) in config.models where model.deployments.count == 1 && model.fallbacks.isEmpty && model.required {
+            add(.ok, "models.\(name)", "one deployment and no fallbacks: an outage of it makes Warden unready")
+        }
+        return findings
+    }
+
+    /// The findings as aligned text lines.
+    public static func render(_ findings: [Finding]) -> String {
+        let width = findings.map(\.subject.count).max() ?? 0
+        return findings.map { f in
+            "[\(f.level.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0))] "
+                + f.subject.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + f.detail
+        }.joined(separator: "\n")
+    }
+}

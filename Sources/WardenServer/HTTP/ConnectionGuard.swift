@@ -1,0 +1,119 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+import WardenCore
+
+/// Per-connection protection that Hummingbird does not give: a deadline on receiving a request body
+/// (answered with 408, so slow-loris clients cannot hold a connection and a task forever), and
+/// cancellation of a request's work when its client disconnects.
+///
+/// It sits in the channel pipeline after HTTP decoding, so it sees request heads and ends and response
+/// heads. The body timer starts at a request head that announces a body and stops at the request's
+/// end or when a response starts, whichever comes first.
+final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let bodyTimeout: TimeAmount
+    private let registry: ConnectionRegistry
+    private var timer: Scheduled<Void>?
+    private var isAnthropicPath = false
+    private var responseStarted = false
+
+    init(bodyTimeout: TimeAmount, registry: ConnectionRegistry) {
+        self.bodyTimeout = bodyTimeout
+        self.registry = registry
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            responseStarted = false
+            isAnthropicPath = head.path?.hasPrefix("/v1/messages") ?? false
+            let length = head.headerFields[.contentLength].flatMap(Int.init) ?? 0
+            let chunked = head.headerFields[.transferEncoding]?.lowercased().contains("chunked") ?? false
+            if length > 0 || chunked {
+                let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+                timer = context.eventLoop.scheduleTask(in: bodyTimeout) {
+                    loopBoundSelf.value.bodyTimedOut(context: loopBoundContext.value)
+                }
+            }
+        case .body:
+            break
+        case .end:
+            timer?.cancel()
+            timer = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .head = unwrapOutboundIn(data) {
+            responseStarted = true
+            timer?.cancel()
+            timer = nil
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        registry.connectionClosed(ObjectIdentifier(context.channel))
+        context.fireChannelInactive()
+    }
+
+    private func bodyTimedOut(context: ChannelHandlerContext) {
+        timer = nil
+        guard !responseStarted else { return }
+        responseStarted = true
+        let error = GatewayError.requestTimeout(seconds: Double(bodyTimeout.nanoseconds) / 1e9)
+        let body = error.body(for: isAnthropicPath ? .anthropic : .openAI).jsonBuffer
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[.contentLength] = String(body.readableBytes)
+        fields[.connection] = "close"
+        fields[HTTPField.Name("x-should-retry")!] = "false"
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: .requestTimeout, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// Which request task is running on which connection, so a disconnect can cancel it.
+///
+/// The request registers its own task for the span of its upstream work and deregisters before that span
+/// ends; cancellation happens under the same lock, so a task is never touched after it left the span.
+final class ConnectionRegistry: Sendable {
+    private struct Watched: @unchecked Sendable {
+        // Only used under `watched`'s lock, while the owning task is inside `cancellingOnDisconnect`.
+        let task: UnsafeCurrentTask
+    }
+
+    private let watched = Mutex<[ObjectIdentifier: Watched]>([:])
+
+    func connectionClosed(_ id: ObjectIdentifier) {
+        watched.withLock { table in
+            if let entry = table.removeValue(forKey: id) { entry.task.cancel() }
+        }
+    }
+
+    /// Runs `operation`, cancelling it if the connection `id` closes meanwhile.
+    func cancellingOnDisconnect<T>(
+        _ id: ObjectIdentifier?, isolation: isolated (any Actor)? = #isolation, _ operation: () async throws -> T
+    ) async throws -> T {
+        guard let id else { return try await operation() }
+        withUnsafeCurrentTask { task in
+            guard let task else { return }
+            watched.withLock { $0[id] = Watched(task: task) }
+        }
+        defer { _ = watched.withLock { $0.removeValue(forKey: id) } }
+        return try await operation()
+    }
+}

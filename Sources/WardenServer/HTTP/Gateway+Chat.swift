@@ -1,0 +1,149 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import WardenCore
+import WardenProviders
+
+extension Gateway {
+    /// `POST /v1/chat/completions` (api `.openAI`) and `POST /v1/messages` (api `.anthropic`).
+    func chat(_ request: Request, context: WardenRequestContext, api: ClientAPI) async -> Response {
+        var exchange = Exchange(request: request, api: api, runtime: holder.runtime)
+        let chat: ChatRequest
+        let gateway: GatewayContext
+        do {
+            let principal = try authenticate(request, exchange: &exchange)
+            let json = try await readJSON(request, exchange: exchange)
+            chat =
+                api == .openAI
+                ? try OpenAIRequestDecoder.decodeChat(json) : try AnthropicRequestDecoder.decodeMessages(json)
+            exchange.entry.model = chat.model
+            exchange.entry.stream = chat.stream
+            gateway = GatewayContext(
+                requestID: exchange.requestID, principal: principal, api: api,
+                forwardedHeaders: forwardedHeaders(request, api: api), logger: context.logger, trace: exchange.trace,
+                runtime: exchange.runtime)
+        } catch {
+            return fail(exchange, error)
+        }
+        let outcome: ChatOutcome
+        do {
+            outcome = try await connections.cancellingOnDisconnect(context.connectionID) {
+                try await pipeline.handle(chat, context: gateway)
+            }
+        } catch is CancellationError {
+            // The client went away; nothing can be sent. The upstream call was cancelled with it.
+            log(exchange, status: 499, error: nil)
+            return HTTPResponses.error(.internalError("client closed request"), api: api, requestID: exchange.requestID)
+        } catch {
+            return fail(exchange, gatewayError(from: error))
+        }
+        switch outcome {
+        case .complete(let completed):
+            return respond(completed, chat: chat, exchange: exchange)
+        case .stream(let streamed):
+            return respondStreaming(streamed, chat: chat, exchange: exchange, connectionID: context.connectionID)
+        }
+    }
+
+    private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) -> Response {
+        let body: ByteBuffer
+        if completed.rawAPI == exchange.api, let raw = completed.rawBody {
+            body = raw
+        } else {
+            var response = completed.response
+            if response.model.isEmpty { response.model = chat.model }
+            let object =
+                exchange.api == .openAI
+                ? OpenAIResponseCodec.encode(response) : AnthropicResponseCodec.encode(response)
+            body = object.jsonBuffer
+        }
+        let usage = completed.response.usage
+        var response = HTTPResponses.json(body, requestID: exchange.requestID)
+        let snapshot = exchange.trace.snapshot
+        if let served = snapshot.servedModel { response.headers[.wardenModel] = served }
+        response.headers[.wardenAttempts] = String(snapshot.attempts)
+        response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
+        log(exchange, status: 200, usage: usage)
+        return response
+    }
+
+    private struct ClientGone: Error {}
+
+    private func respondStreaming(
+        _ streamed: StreamedChat, chat: ChatRequest, exchange: Exchange, connectionID: ObjectIdentifier?
+    ) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[.requestID] = exchange.requestID
+        if let served = exchange.trace.snapshot.servedModel { headers[.wardenModel] = served }
+        let estimatedInput = TokenEstimator.tokens(in: chat.allText)
+        let stream = streamed.stream
+        let trace = exchange.trace
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                var relay = StreamRelay(
+                    clientAPI: exchange.api, rawAPI: streamed.rawAPI, request: chat, estimatedInputTokens: estimatedInput)
+                let report = { () -> JSONObject in
+                    ["request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead()))]
+                }
+                func send(_ buffer: ByteBuffer) async throws {
+                    guard buffer.readableBytes > 0 else { return }
+                    let start = ContinuousClock.now
+                    do {
+                        try await writer.write(buffer)
+                    } catch {
+                        throw ClientGone()
+                    }
+                    let elapsed = ContinuousClock.now - start
+                    trace.update { $0.clientWrite += elapsed }
+                }
+                var status = 200
+                var failure: GatewayError?
+                do {
+                    try await self.connections.cancellingOnDisconnect(connectionID) {
+                        try await send(relay.frames(for: streamed.first, report: report))
+                        while !relay.sawError {
+                            let start = ContinuousClock.now
+                            let next = try await stream.next()
+                            let elapsed = ContinuousClock.now - start
+                            trace.update { $0.upstream += elapsed }
+                            guard let chunk = next else { break }
+                            try await send(relay.frames(for: chunk, report: report))
+                        }
+                        if Task.isCancelled { throw ClientGone() }
+                        try await send(relay.finish(report: report()))
+                    }
+                    if relay.sawError { status = 502 }
+                } catch let error as ChatEventStream.StreamError {
+                    let gatewayError: GatewayError =
+                        switch error {
+                        case .timedOut: .upstreamTimeout("total, mid-stream")
+                        case .broken(let reason): .upstreamError(reason)
+                        }
+                    failure = gatewayError
+                    status = gatewayError.status
+                    try? await send(relay.errorFrame(gatewayError))
+                } catch {
+                    // ClientGone or cancellation: the client disconnected; stop reading the upstream.
+                    stream.cancel()
+                    status = 499
+                }
+                var usage = relay.usage
+                if usage == nil {
+                    usage = Usage(
+                        inputTokens: estimatedInput, outputTokens: TokenEstimator.tokens(scalarCount: relay.generatedScalars),
+                        isEstimated: true)
+                }
+                trace.update { $0.usage = usage }
+                self.log(exchange, status: status, error: failure, usage: usage)
+                try? await writer.finish(nil)
+            })
+    }
+
+    /// `fail` for any error a chat handler can meet.
+    private func fail(_ exchange: Exchange, _ error: any Error) -> Response {
+        fail(exchange, gatewayError(from: error))
+    }
+}

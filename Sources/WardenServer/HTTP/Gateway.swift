@@ -1,0 +1,135 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import WardenCore
+import WardenProviders
+
+/// The data plane: authenticates, decodes and validates requests, runs them through the pipeline and
+/// writes answers (or errors) in the caller's API shape. Every request produces one access-log line.
+public final class Gateway: Sendable {
+    let holder: RuntimeHolder
+    let health: DeploymentHealth
+    let pipeline: ChatPipeline
+    let connections: ConnectionRegistry
+    let accessLog: LogSink?
+    let logger: Logger
+
+    init(
+        holder: RuntimeHolder, health: DeploymentHealth, pipeline: ChatPipeline, connections: ConnectionRegistry,
+        accessLog: LogSink?, logger: Logger
+    ) {
+        self.holder = holder
+        self.health = health
+        self.pipeline = pipeline
+        self.connections = connections
+        self.accessLog = accessLog
+        self.logger = logger
+    }
+
+    /// Per-request bookkeeping shared by every endpoint.
+    struct Exchange {
+        let start = ContinuousClock.now
+        let requestID: String
+        let api: ClientAPI
+        let runtime: GatewayRuntime
+        var entry: AccessLogEntry
+        let trace = RequestTrace()
+
+        init(request: Request, api: ClientAPI, runtime: GatewayRuntime) {
+            requestID = HTTPResponses.requestID(from: request.headers)
+            self.api = api
+            self.runtime = runtime
+            entry = AccessLogEntry(requestID: requestID, method: request.method.rawValue, path: request.uri.path, api: api)
+        }
+
+        /// Time spent in Warden: everything except waiting on upstreams, backoff sleeps and slow clients.
+        func overhead(now: ContinuousClock.Instant = .now) -> Duration {
+            let t = trace.snapshot
+            let d = (now - start) - t.upstream - t.backoff - t.clientWrite
+            return d < .zero ? .zero : d
+        }
+    }
+
+    /// Finishes an exchange: fills timing into the entry and writes the access-log line.
+    func log(_ exchange: Exchange, status: Int, error: GatewayError? = nil, usage: Usage? = nil) {
+        guard let accessLog, exchange.runtime.config.log.accessLog else { return }
+        var entry = exchange.entry
+        let now = ContinuousClock.now
+        entry.status = status
+        entry.errorCode = error?.codeName
+        entry.usage = usage ?? entry.usage
+        entry.latency = now - exchange.start
+        entry.overhead = exchange.overhead(now: now)
+        entry.trace = exchange.trace.snapshot
+        accessLog.write { entry.write(to: &$0) }
+    }
+
+    func fail(_ exchange: Exchange, _ error: GatewayError) -> Response {
+        if error.status >= 500, let underlying = error.underlying {
+            logger.error("request failed", metadata: ["request_id": "\(exchange.requestID)", "error": "\(underlying)"])
+        }
+        log(exchange, status: error.status, error: error)
+        return HTTPResponses.error(error, api: exchange.api, requestID: exchange.requestID)
+    }
+
+    // MARK: Shared steps
+
+    func authenticate(_ request: Request, exchange: inout Exchange) throws(GatewayError) -> Principal {
+        var key: String?
+        if let auth = request.headers[.authorization] {
+            if auth.count > 7, auth.prefix(7).lowercased() == "bearer " {
+                key = String(auth.dropFirst(7).drop { $0 == " " })
+            }
+        } else if let apiKey = request.headers[.apiKey] {
+            key = apiKey
+        }
+        let principal = try exchange.runtime.authenticator.authenticate(key, nowMilliseconds: WallClock.unixMilliseconds())
+        exchange.entry.keyName = principal.keyName
+        exchange.entry.team = principal.team
+        return principal
+    }
+
+    func readJSON(_ request: Request, exchange: Exchange) async throws(GatewayError) -> JSONValue {
+        let limit = exchange.runtime.config.server.maxBodySize.bytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw GatewayError.requestTooLarge(limitBytes: limit)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.requestTooLarge(limitBytes: limit)
+        } catch {
+            throw GatewayError.requestTimeout(seconds: exchange.runtime.config.server.bodyTimeout.seconds)
+        }
+        do {
+            return try JSONParser.parse(body)
+        } catch {
+            throw GatewayError.invalidJSON(error.description)
+        }
+    }
+
+    func forwardedHeaders(_ request: Request, api: ClientAPI) -> [(name: String, value: String)] {
+        guard api == .anthropic else { return [] }
+        var out: [(name: String, value: String)] = []
+        if let v = request.headers[.anthropicVersion] { out.append(("anthropic-version", v)) }
+        for v in request.headers[values: .anthropicBeta] { out.append(("anthropic-beta", v)) }
+        return out
+    }
+
+    /// Maps anything a handler can throw to the error the client sees.
+    func gatewayError(from error: any Error) -> GatewayError {
+        switch error {
+        case let e as GatewayError: e
+        case let e as UpstreamFailure: e.failure.gatewayError(model: "").with(underlying: e)
+        default: GatewayError.internalError().with(underlying: DescribedError(description: "\(error)"))
+        }
+    }
+}
+
+/// A non-Sendable error captured as its description, for logs.
+struct DescribedError: Error, Sendable, CustomStringConvertible {
+    let description: String
+}

@@ -1,0 +1,263 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import WardenCore
+import WardenMockUpstream
+import WardenProviders
+import WardenStore
+
+/// Assembles and runs a Warden server: store, providers, the in-process mock upstream when configured,
+/// the HTTP server, background services, signal handling and reloads.
+public enum WardenServer {
+    public struct Options: Sendable {
+        /// The config file; nil runs the embedded default.
+        public var configPath: String?
+        public var listenOverride: ListenAddress?
+        public var dataDirOverride: String?
+        /// Where logs go.
+        public var logSink: LogSink
+        /// Print a first-start key to stdout (`serve`); the demo reads it from `Listening` instead.
+        public var printGeneratedKey: Bool
+        /// Overrides the config's log level (the demo keeps the console quiet).
+        public var logLevelOverride: LogConfiguration.Level?
+        /// Turns the per-request log off whatever the config says.
+        public var disableAccessLog: Bool
+
+        public init(
+            configPath: String? = nil, listenOverride: ListenAddress? = nil, dataDirOverride: String? = nil,
+            logSink: LogSink = LogSink(), printGeneratedKey: Bool = true, logLevelOverride: LogConfiguration.Level? = nil,
+            disableAccessLog: Bool = false
+        ) {
+            self.configPath = configPath
+            self.listenOverride = listenOverride
+            self.dataDirOverride = dataDirOverride
+            self.logSink = logSink
+            self.printGeneratedKey = printGeneratedKey
+            self.logLevelOverride = logLevelOverride
+            self.disableAccessLog = disableAccessLog
+        }
+    }
+
+    /// What a caller learns once the server listens.
+    public struct Listening: Sendable {
+        public var host: String
+        public var port: Int
+        /// The key generated on first start, if this start generated one.
+        public var generatedKey: String?
+        public var baseURL: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+    }
+
+    /// Loads the configuration the options name (or the embedded default) with overrides applied.
+    public static func loadConfiguration(_ options: Options) throws(ConfigurationError) -> WardenConfiguration {
+        var config: WardenConfiguration
+        if let path = options.configPath {
+            config = try ConfigurationLoader.load(path: path)
+        } else {
+            config = WardenConfiguration.embeddedDefault(baseDirectory: FileManager.default.currentDirectoryPath)
+        }
+        if let listen = options.listenOverride { config.listen = listen }
+        if let dir = options.dataDirOverride {
+            config.dataDir = SecretReference.absolutePath(dir, base: FileManager.default.currentDirectoryPath)
+        }
+        if let level = options.logLevelOverride { config.log.level = level }
+        if options.disableAccessLog { config.log.accessLog = false }
+        return config
+    }
+
+    /// Runs until SIGTERM/SIGINT or `control.shutdown()`, then drains and returns.
+    public static func run(
+        options: Options, control: WardenControl = WardenControl(),
+        onListening: @escaping @Sendable (Listening) async -> Void = { _ in }
+    ) async throws {
+        let config = try loadConfiguration(options)
+        let sink = options.logSink
+        let level = config.log.level.swiftLogLevel
+        let logger = Logger(label: "warden") { JSONLogHandler(label: $0, sink: sink, level: level) }
+
+        let dataDir = config.dataDirectoryPath
+        do {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        } catch {
+            throw ConfigurationError(key: "data_dir", "cannot create \(dataDir): \(error.localizedDescription)")
+        }
+        let storePath = SecretReference.absolutePath("warden.sqlite", base: dataDir)
+        let store = try await SQLiteStore.open(path: storePath, logger: logger)
+        defer { Task { await store.close() } }
+
+        let generatedKey = try await ensureFirstKey(store: store, config: config, logger: logger)
+        if let generatedKey, options.printGeneratedKey {
+            sink.flush()
+            printKeyBanner(generatedKey, listen: config.listen)
+        }
+
+        let transport = HTTPTransport(maxConnectionsPerHost: config.providers.map(\.config.maxConnections).max() ?? 512)
+        let needsMock = config.providers.contains { $0.config.type == .mock }
+        let mockLatency = config.providers.first { $0.config.type == .mock }?.config.latency?.duration ?? .zero
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var mockGroup: ServiceGroup?
+            var mockBaseURL: String?
+            if needsMock {
+                let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+                let mock = MockUpstream(configuration: .init(latency: mockLatency))
+                let mockLogger = Logger(label: "warden.mock") { JSONLogHandler(label: $0, sink: sink, level: .warning) }
+                let app = mock.application(host: "127.0.0.1", port: 0, logger: mockLogger) { port in
+                    portSink.yield(port)
+                    portSink.finish()
+                }
+                let serviceGroup = ServiceGroup(configuration: .init(services: [app], logger: mockLogger))
+                mockGroup = serviceGroup
+                group.addTask {
+                    defer { portSink.finish() }
+                    try await serviceGroup.run()
+                }
+                guard let port = await ports.first(where: { _ in true }) else {
+                    throw ConfigurationError(key: "providers", "the in-process mock upstream failed to start")
+                }
+                mockBaseURL = "http://127.0.0.1:\(port)"
+            }
+
+            let mockURL = mockBaseURL
+            let runtime = try GatewayRuntime.build(
+                config: config, storedKeys: try await store.activeKeys(), transport: transport, mockBaseURL: mockURL)
+            let holder = RuntimeHolder(runtime)
+            let health = DeploymentHealth(
+                failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
+            let readiness = Readiness(store: store, storeDescription: "sqlite:\(storePath)")
+            let connections = ConnectionRegistry()
+            let gateway = Gateway(
+                holder: holder, health: health,
+                pipeline: ChatPipeline(stages: [ModelAccessStage(), UpstreamStage(health: health)]),
+                connections: connections, accessLog: sink, logger: logger)
+
+            let reload: @Sendable () async -> Void = {
+                await Self.reload(
+                    options: options, holder: holder, health: health, store: store, transport: transport,
+                    mockBaseURL: mockURL, logger: logger)
+            }
+            let control = ControlService(
+                control: control, configPath: options.configPath, readiness: readiness,
+                drainDelay: { holder.runtime.config.shutdown.drainDelay.duration }, reload: reload, logger: logger)
+
+            let listen = config.listen
+            let httpConfiguration = HTTP1Channel.Configuration(
+                additionalChannelHandlers: [
+                    ConnectionGuardHandler(
+                        bodyTimeout: .nanoseconds(Int64(holder.runtime.config.server.bodyTimeout.seconds * 1e9)),
+                        registry: connections)
+                ],
+                idleTimeout: .seconds(Int64(config.server.idleTimeout.seconds)))
+            let app = Application(
+                router: gateway.router(readiness: readiness),
+                server: .http1(configuration: httpConfiguration),
+                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil, reuseAddress: true),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? listen.port
+                    logger.notice(
+                        "warden listening",
+                        metadata: [
+                            "warden.listen": "\(listen.host):\(port)", "warden.models": "\(runtime.modelNames.count)",
+                            "warden.config": "\(options.configPath ?? "embedded default")",
+                        ])
+                    await onListening(Listening(host: listen.host, port: port, generatedKey: generatedKey))
+                },
+                logger: logger)
+
+            var groupConfiguration = ServiceGroupConfiguration(
+                services: [
+                    .init(service: LogFlushService(sink: sink)),
+                    .init(service: TransportService(transport: transport)),
+                    .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: app),
+                ],
+                logger: logger)
+            groupConfiguration.maximumGracefulShutdownDuration = config.shutdown.timeout.duration
+            groupConfiguration.maximumCancellationDuration = .seconds(5)
+            let serviceGroup = ServiceGroup(configuration: groupConfiguration)
+            do {
+                try await serviceGroup.run()
+            } catch {
+                await mockGroup?.triggerGracefulShutdown()
+                throw error
+            }
+            await mockGroup?.triggerGracefulShutdown()
+            try await group.waitForAll()
+            logger.notice("warden stopped")
+            sink.flush()
+        }
+    }
+
+    /// Generates the first data-plane key (team `default`) when there are no keys at all.
+    static func ensureFirstKey(store: SQLiteStore, config: WardenConfiguration, logger: Logger) async throws -> String? {
+        guard config.keys.isEmpty, try await store.keyCount() == 0 else { return nil }
+        let key = KeyMaterial.generate()
+        try await store.insert(
+            StoredKey(
+                id: KeyMaterial.identifier(prefix: "key"), name: "default", team: "default", hash: KeyMaterial.hash(key),
+                prefix: KeyMaterial.displayPrefix(key), createdAt: WallClock.unixMilliseconds()))
+        logger.notice("generated the first data-plane key", metadata: ["warden.key.team": "default"])
+        return key
+    }
+
+    static func printKeyBanner(_ key: String, listen: ListenAddress) {
+        let base = "http://\(listen)"
+        let text = """
+
+            ──────────────────────────────────────────────────────────────────────────────
+             Warden generated a data-plane key for team "default". It is shown only now;
+             Warden keeps just its SHA-256 hash.
+
+                 \(key)
+
+             Point an SDK at Warden:
+                 export OPENAI_BASE_URL=\(base)/v1 OPENAI_API_KEY=\(key)
+                 export ANTHROPIC_BASE_URL=\(base) ANTHROPIC_API_KEY=\(key)
+            ──────────────────────────────────────────────────────────────────────────────
+
+
+            """
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Re-reads the config file; on success swaps the runtime, on failure logs why and keeps the old one.
+    static func reload(
+        options: Options, holder: RuntimeHolder, health: DeploymentHealth, store: any KeyStore, transport: HTTPTransport,
+        mockBaseURL: String?, logger: Logger
+    ) async {
+        guard options.configPath != nil else {
+            logger.info("reload requested, but Warden runs on the embedded default; nothing to reload")
+            return
+        }
+        do {
+            let config = try loadConfiguration(options)
+            let old = holder.runtime.config
+            if config.listen != old.listen || config.dataDir != old.dataDir {
+                logger.warning("listen and data_dir changes take effect only after a restart")
+            }
+            let runtime = try GatewayRuntime.build(
+                config: config, storedKeys: try await store.activeKeys(), transport: transport, mockBaseURL: mockBaseURL)
+            health.configure(
+                failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
+            holder.replace(with: runtime)
+            logger.notice(
+                "configuration reloaded",
+                metadata: ["warden.models": "\(runtime.modelNames.count)", "warden.keys": "\(runtime.authenticator.keyCount)"])
+        } catch {
+            logger.error("configuration reload rejected; the previous configuration stays", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Shuts the shared HTTP client down after everything that uses it has stopped.
+struct TransportService: Service {
+    let transport: HTTPTransport
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await transport.shutdown()
+    }
+}

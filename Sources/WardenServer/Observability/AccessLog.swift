@@ -1,0 +1,93 @@
+import NIOCore
+import WardenCore
+
+/// One line per request: who, what, how it went, how long it took. Never prompt text, never keys.
+public struct AccessLogEntry: Sendable {
+    public var requestID: String
+    public var method: String
+    public var path: String
+    public var api: ClientAPI
+    public var keyName: String?
+    public var team: String?
+    public var model: String?
+    public var stream = false
+    public var status = 0
+    public var errorCode: String?
+    public var usage: Usage?
+    public var latency: Duration = .zero
+    public var overhead: Duration = .zero
+    public var trace: RequestTrace.Snapshot?
+
+    public init(requestID: String, method: String, path: String, api: ClientAPI) {
+        self.requestID = requestID
+        self.method = method
+        self.path = path
+        self.api = api
+    }
+
+    /// Writes the entry as one JSON object.
+    func write(to b: inout ByteBuffer) {
+        b.writeStaticString("{\"ts\":\"")
+        b.writeString(WallClock.rfc3339(unixMilliseconds: WallClock.unixMilliseconds()))
+        b.writeStaticString("\",\"level\":\"info\",\"msg\":\"request\",\"logger\":\"warden.access\"")
+        field("request_id", requestID, &b)
+        field("method", method, &b)
+        field("path", path, &b)
+        field("api", api.rawValue, &b)
+        if let keyName { field("key", keyName, &b) }
+        if let team { field("team", team, &b) }
+        if let model { field("model", model, &b) }
+        if let t = trace {
+            if let m = t.servedModel, m != model { field("served_model", m, &b) }
+            if let p = t.provider, let u = t.upstreamModel { field("deployment", "\(p)/\(u)", &b) }
+            number("attempts", t.attempts, &b)
+            if t.isFallback { b.writeStaticString(",\"fallback\":true") }
+            milliseconds("upstream_ms", t.upstream, &b)
+            if t.backoff > .zero { milliseconds("backoff_ms", t.backoff, &b) }
+        }
+        if stream { b.writeStaticString(",\"stream\":true") }
+        number("status", status, &b)
+        if let errorCode { field("error", errorCode, &b) }
+        if let usage {
+            number("prompt_tokens", usage.inputTokens, &b)
+            number("completion_tokens", usage.outputTokens, &b)
+            if usage.cachedInputTokens > 0 { number("cached_tokens", usage.cachedInputTokens, &b) }
+            if usage.reasoningTokens > 0 { number("reasoning_tokens", usage.reasoningTokens, &b) }
+            if usage.isEstimated { b.writeStaticString(",\"usage_estimated\":true") }
+        }
+        milliseconds("latency_ms", latency, &b)
+        milliseconds("overhead_ms", overhead, &b)
+        b.writeInteger(UInt8(ascii: "}"))
+    }
+
+    private func field(_ name: StaticString, _ value: String, _ b: inout ByteBuffer) {
+        b.writeStaticString(",\"")
+        b.writeStaticString(name)
+        b.writeStaticString("\":")
+        JSONValue.writeString(value, to: &b)
+    }
+
+    private func number(_ name: StaticString, _ value: Int, _ b: inout ByteBuffer) {
+        b.writeStaticString(",\"")
+        b.writeStaticString(name)
+        b.writeStaticString("\":")
+        b.writeString(String(value))
+    }
+
+    private func milliseconds(_ name: StaticString, _ value: Duration, _ b: inout ByteBuffer) {
+        b.writeStaticString(",\"")
+        b.writeStaticString(name)
+        b.writeStaticString("\":")
+        b.writeString(formatMilliseconds(value))
+    }
+}
+
+/// Milliseconds with three decimals (`0.123`), as used in logs and `x-warden-overhead-ms`.
+func formatMilliseconds(_ d: Duration) -> String {
+    let c = d.components
+    let micros = max(0, c.seconds * 1_000_000 + c.attoseconds / 1_000_000_000_000)
+    let ms = micros / 1000
+    let frac = micros % 1000
+    let fracText = String(frac)
+    return "\(ms)." + String(repeating: "0", count: 3 - fracText.count) + fracText
+}

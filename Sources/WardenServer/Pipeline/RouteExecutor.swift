@@ -1,0 +1,145 @@
+import Synchronization
+import WardenCore
+import WardenProviders
+
+/// What happened to one request on its way upstream, for the response headers and the access log.
+public final class RequestTrace: Sendable {
+    public struct Snapshot: Sendable {
+        /// Time spent waiting on upstreams (attempts, stream chunks).
+        public var upstream: Duration = .zero
+        /// Time spent sleeping between retries.
+        public var backoff: Duration = .zero
+        /// Time spent waiting for the client to take streamed bytes.
+        public var clientWrite: Duration = .zero
+        public var attempts = 0
+        /// The Warden model that finally served (after fallbacks).
+        public var servedModel: String?
+        public var provider: String?
+        public var upstreamModel: String?
+        public var isFallback = false
+        public var usage: Usage?
+    }
+
+    private let state = Mutex(Snapshot())
+
+    public init() {}
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+}
+
+/// Runs one call against a model with Warden's reliability policy: weighted choice of deployment
+/// (skipping open circuits), retries with backoff rotating deployments, then fallback models.
+/// Nothing here writes to the client, so everything happens before the client's first byte.
+struct RouteExecutor: Sendable {
+    let runtime: GatewayRuntime
+    let health: DeploymentHealth
+
+    struct Served<T: Sendable>: Sendable {
+        var value: T
+        var model: RouteModel
+        var deployment: RouteDeployment
+    }
+
+    func run<T: Sendable>(
+        model name: String, trace: RequestTrace,
+        attempt: (RouteDeployment, RouteModel) async throws -> T
+    ) async throws -> Served<T> {
+        guard let primary = runtime.models[name] else { throw GatewayError.modelNotFound(name) }
+        func step(_ model: String) -> RetryStateMachine.Step {
+            RetryStateMachine.Step(model: model, retries: runtime.models[model]?.config.retries ?? 0)
+        }
+        var machine = RetryStateMachine(
+            primary: step(name), fallbacks: primary.config.fallbacks.map(step),
+            contextFallbacks: primary.config.contextFallbacks.map(step), backoff: runtime.backoff)
+        var action = machine.start()
+        var tried: [String: [Int]] = [:]
+        var lastFailure: UpstreamFailure?
+        var lastModel = name
+        while true {
+            switch action {
+            case .giveUp(let failure):
+                throw finalError(failure, last: lastFailure, model: lastModel)
+            case .attempt(let modelName, let delay, let isFallback):
+                lastModel = modelName
+                if delay > .zero {
+                    let start = ContinuousClock.now
+                    try await Task.sleep(for: delay)
+                    trace.update { $0.backoff += ContinuousClock.now - start }
+                }
+                guard let model = runtime.models[modelName] else {
+                    action = machine.next(after: .noHealthyDeployment, jitter: .random(in: 0...1))
+                    continue
+                }
+                guard let index = pickDeployment(model, tried: tried[modelName] ?? []) else {
+                    action = machine.next(after: .noHealthyDeployment, jitter: .random(in: 0...1))
+                    continue
+                }
+                tried[modelName, default: []].append(index)
+                let deployment = model.deployments[index]
+                trace.update {
+                    $0.attempts += 1
+                    $0.servedModel = modelName
+                    $0.provider = deployment.providerName
+                    $0.upstreamModel = deployment.upstreamModel
+                    $0.isFallback = isFallback
+                }
+                let start = ContinuousClock.now
+                do {
+                    let value = try await attempt(deployment, model)
+                    let end = ContinuousClock.now
+                    trace.update { $0.upstream += end - start }
+                    health.recordSuccess(deployment.healthKey)
+                    return Served(value: value, model: model, deployment: deployment)
+                } catch let failure as UpstreamFailure {
+                    let end = ContinuousClock.now
+                    trace.update { $0.upstream += end - start }
+                    if failure.countsAgainstDeployment {
+                        health.recordFailure(deployment.healthKey, now: end)
+                    } else {
+                        health.recordSuccess(deployment.healthKey)
+                    }
+                    lastFailure = failure
+                    action = machine.next(after: failure.failure, jitter: .random(in: 0...1))
+                } catch {
+                    let end = ContinuousClock.now
+                    trace.update { $0.upstream += end - start }
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Weighted choice among available deployments not yet tried for this model (then any available).
+    private func pickDeployment(_ model: RouteModel, tried: [Int]) -> Int? {
+        let now = ContinuousClock.now
+        var excluded = tried
+        for _ in 0..<model.deployments.count {
+            guard
+                let index = DeploymentPicker.pick(
+                    weights: model.weights,
+                    isAvailable: { i in
+                        !(excluded.count > tried.count && excluded[tried.count...].contains(i))
+                            && health.isAvailable(model.deployments[i].healthKey, now: now)
+                    },
+                    tried: excluded, draw: .random(in: 0..<1))
+            else { return nil }
+            if health.acquire(model.deployments[index].healthKey, now: now) { return index }
+            excluded.append(index)  // lost the half-open trial to another request
+        }
+        return nil
+    }
+
+    private func finalError(_ failure: AttemptFailure, last: UpstreamFailure?, model: String) -> GatewayError {
+        switch failure {
+        case .callerError, .contextTooLong:
+            let status = last?.status ?? 400
+            let message =
+                last?.body?["error"]?["message"]?.stringValue ?? "The upstream rejected the request (\(status))."
+            return .upstreamClientError(status: status, body: last?.body, api: last?.api ?? .openAI, message: message)
+        default:
+            return failure.gatewayError(model: model)
+        }
+    }
+}

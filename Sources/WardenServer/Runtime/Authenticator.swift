@@ -1,0 +1,67 @@
+import WardenCore
+import WardenStore
+
+/// Who is calling: the identity a data-plane key maps to.
+public struct Principal: Sendable, Equatable {
+    public var keyID: String
+    public var keyName: String
+    public var team: String
+    /// Models this key may use; nil means every configured model.
+    public var allowedModels: Set<String>?
+    /// Unix milliseconds after which the key is refused.
+    public var expiresAt: Int64?
+
+    public init(keyID: String, keyName: String, team: String, allowedModels: Set<String>? = nil, expiresAt: Int64? = nil) {
+        self.keyID = keyID
+        self.keyName = keyName
+        self.team = team
+        self.allowedModels = allowedModels
+        self.expiresAt = expiresAt
+    }
+
+    public func mayUse(model: String) -> Bool { allowedModels?.contains(model) ?? true }
+}
+
+/// Maps presented keys to principals from an in-memory table of key hashes.
+///
+/// The hot path hashes the presented key (SHA-256, about a microsecond) and looks it up; nothing touches
+/// the database. The table is rebuilt from the store and the config's static keys on start and reload.
+public struct Authenticator: Sendable {
+    private let principalsByHash: [String: Principal]
+
+    public init(principalsByHash: [String: Principal]) {
+        self.principalsByHash = principalsByHash
+    }
+
+    /// Builds the table from stored keys and the config's static keys (already resolved to their values).
+    public init(stored: [StoredKey], staticKeys: [(config: StaticKeyConfiguration, value: String)]) {
+        var table: [String: Principal] = [:]
+        for k in stored where k.revokedAt == nil {
+            table[k.hash] = Principal(
+                keyID: k.id, keyName: k.name, team: k.team, allowedModels: k.models.map(Set.init), expiresAt: k.expiresAt)
+        }
+        for (config, value) in staticKeys {
+            table[KeyMaterial.hash(value)] = Principal(
+                keyID: "static:\(config.name)", keyName: config.name, team: config.team,
+                allowedModels: config.models.map(Set.init))
+        }
+        self.principalsByHash = table
+    }
+
+    public var keyCount: Int { principalsByHash.count }
+
+    /// The principal for `key`, or a 401.
+    public func authenticate(_ key: String?, nowMilliseconds: Int64) throws(GatewayError) -> Principal {
+        guard let key, !key.isEmpty else {
+            throw GatewayError.invalidAPIKey(
+                "Missing API key. Send it as 'Authorization: Bearer KEY' (or 'x-api-key: KEY' for the Anthropic API).")
+        }
+        guard key.utf8.count <= 256, let principal = principalsByHash[KeyMaterial.hash(key)] else {
+            throw GatewayError.invalidAPIKey("Incorrect API key provided.")
+        }
+        if let expires = principal.expiresAt, nowMilliseconds >= expires {
+            throw GatewayError.invalidAPIKey("The API key has expired.")
+        }
+        return principal
+    }
+}

@@ -1,0 +1,119 @@
+import Synchronization
+import WardenCore
+import WardenProviders
+import WardenStore
+
+/// One deployment of a model, ready to call.
+public struct RouteDeployment: Sendable {
+    public let provider: any ProviderClient
+    public let providerName: String
+    public let upstreamModel: String
+    public let weight: Double
+    /// Key of this deployment's circuit breaker.
+    public let healthKey: String
+}
+
+/// A configured model with its deployments resolved.
+public struct RouteModel: Sendable {
+    public let name: String
+    public let config: ModelConfiguration
+    public let deployments: [RouteDeployment]
+    public let weights: [Double]
+    public let timeouts: AttemptTimeouts
+}
+
+/// Everything a request needs from the configuration, immutable and swapped whole on reload.
+public final class GatewayRuntime: Sendable {
+    public let config: WardenConfiguration
+    public let models: [String: RouteModel]
+    /// Model names in config order.
+    public let modelNames: [String]
+    public let providers: [(name: String, client: any ProviderClient)]
+    public let authenticator: Authenticator
+    public let backoff: BackoffPolicy
+
+    init(
+        config: WardenConfiguration, models: [String: RouteModel], providers: [(name: String, client: any ProviderClient)],
+        authenticator: Authenticator
+    ) {
+        self.config = config
+        self.models = models
+        self.modelNames = config.models.map(\.name)
+        self.providers = providers
+        self.authenticator = authenticator
+        let r = config.reliability
+        self.backoff = BackoffPolicy(
+            initial: r.backoffInitial.duration, maximum: r.backoffMax.duration, maxRetryAfter: r.maxRetryAfter.duration)
+    }
+
+    /// Builds a runtime: resolves secrets, creates provider clients, builds the key table.
+    ///
+    /// - Parameter mockBaseURL: where the in-process mock upstream listens (`http://127.0.0.1:PORT`), for `mock` providers.
+    public static func build(
+        config: WardenConfiguration, storedKeys: [StoredKey], transport: HTTPTransport, mockBaseURL: String?
+    ) throws(ConfigurationError) -> GatewayRuntime {
+        var providers: [(name: String, client: any ProviderClient)] = []
+        var byName: [String: any ProviderClient] = [:]
+        for (name, p) in config.providers {
+            var apiKey: String?
+            if let ref = p.apiKey {
+                do {
+                    apiKey = try ref.resolve(baseDirectory: config.baseDirectory)
+                } catch {
+                    throw ConfigurationError(key: "providers.\(name).api_key", error.problem)
+                }
+            }
+            let client: any ProviderClient
+            switch p.type {
+            case .openai:
+                client = OpenAIProvider(
+                    name: name, baseURL: p.baseURL ?? "", apiKey: apiKey, extraHeaders: p.headers, transport: transport)
+            case .anthropic:
+                client = AnthropicProvider(
+                    name: name, baseURL: p.baseURL ?? "", apiKey: apiKey, anthropicVersion: p.anthropicVersion,
+                    extraHeaders: p.headers, transport: transport, defaultMaxTokens: config.server.defaultMaxTokens)
+            case .mock:
+                guard let mockBaseURL else {
+                    throw ConfigurationError(key: "providers.\(name)", "the in-process mock upstream is not running")
+                }
+                client = OpenAIProvider(
+                    name: name, baseURL: mockBaseURL + "/v1", apiKey: apiKey, extraHeaders: p.headers, transport: transport)
+            }
+            providers.append((name, client))
+            byName[name] = client
+        }
+        var models: [String: RouteModel] = [:]
+        for (name, m) in config.models {
+            let deployments = m.deployments.map { d in
+                RouteDeployment(
+                    provider: byName[d.provider]!, providerName: d.provider, upstreamModel: d.model, weight: d.weight,
+                    healthKey: "\(d.provider)/\(d.model)")
+            }
+            models[name] = RouteModel(
+                name: name, config: m, deployments: deployments, weights: deployments.map(\.weight),
+                timeouts: AttemptTimeouts(m.timeout))
+        }
+        var staticKeys: [(config: StaticKeyConfiguration, value: String)] = []
+        for (i, k) in config.keys.enumerated() {
+            do {
+                staticKeys.append((k, try k.key.resolve(baseDirectory: config.baseDirectory)))
+            } catch {
+                throw ConfigurationError(key: "keys[\(i)].key", error.problem)
+            }
+        }
+        return GatewayRuntime(
+            config: config, models: models, providers: providers,
+            authenticator: Authenticator(stored: storedKeys, staticKeys: staticKeys))
+    }
+}
+
+/// The current runtime, swapped atomically on reload. Readers take one lock to copy a reference.
+public final class RuntimeHolder: Sendable {
+    private let current: Mutex<GatewayRuntime>
+
+    public init(_ runtime: GatewayRuntime) { current = Mutex(runtime) }
+
+    public var runtime: GatewayRuntime { current.withLock { $0 } }
+
+    public func replace(with runtime: GatewayRuntime) { current.withLock { $0 = runtime } }
+}
