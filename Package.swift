@@ -6,6 +6,9 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// Tests import what they use loosely; only the library code keeps strict member import visibility.
+let testSwiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
 let package = Package(
     name: "warden",
     platforms: [.macOS(.v15)],
@@ -54,7 +57,9 @@ let package = Package(
             dependencies: [
                 "WardenCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -88,13 +93,24 @@ let package = Package(
             dependencies: [
                 "WardenServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
+        // Benchmark baseline: a bare Hummingbird + AsyncHTTPClient pass-through proxy.
+        .executableTarget(
+            name: "bare-proxy",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "bench/BareProxy"
+        ),
         .testTarget(
             name: "WardenCoreTests",
-            dependencies: ["WardenCore"],
-            swiftSettings: swiftSettings
+            dependencies: ["WardenCore", "WardenMockUpstream"],
+            swiftSettings: testSwiftSettings
         ),
         .testTarget(
             name: "WardenServerTests",
@@ -102,7 +118,7 @@ let package = Package(
                 "WardenServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: testSwiftSettings
         ),
     ]
 )

@@ -13,6 +13,9 @@ public enum MockBehaviour: Sendable, Equatable {
     case dropMidstream
     /// Answers 200 with a body that is not valid JSON.
     case badJSON
+    /// A model whose context window holds this many prompt tokens; longer prompts get the provider's
+    /// "context too long" 400.
+    case contextWindow(tokens: Int)
 
     public init(model: String) {
         switch model {
@@ -23,6 +26,8 @@ public enum MockBehaviour: Sendable, Equatable {
         default:
             if model.hasPrefix("slow-"), let ms = Int(model.dropFirst(5)), ms >= 0 {
                 self = .slow(milliseconds: ms)
+            } else if model.hasPrefix("ctx-"), let n = Int(model.dropFirst(4)), n >= 0 {
+                self = .contextWindow(tokens: n)
             } else {
                 self = .normal
             }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Synchronization
@@ -13,7 +14,9 @@ import WardenCore
 /// - A request that offers tools with `tool_choice` `required`/`any` or a named function gets one call to
 ///   that (or the first) tool, with arguments filling the schema's required fields.
 /// - Embeddings are deterministic unit vectors (`dimensions` from the request, else the configured default).
-/// - Upstream model names choose failures: `fail-503`, `fail-429`, `slow-<ms>`, `drop-midstream`, `bad-json`.
+/// - Upstream model names choose failures: `fail-503`, `fail-429`, `slow-<ms>`, `drop-midstream`, `bad-json`,
+///   `ctx-<N>` (context window of N tokens).
+/// - `GET /mock/journal` returns counters and the last 100 requests, so tests can check what Warden sent.
 public struct MockUpstream: Sendable {
     public struct Configuration: Sendable {
         /// Pause between streamed chunks, and before non-streamed answers.
@@ -28,6 +31,8 @@ public struct MockUpstream: Sendable {
 
     public let configuration: Configuration
     private let counter = Counter()
+    /// What the mock saw, for tests: counters and the most recent requests.
+    public let journal = MockJournal()
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -38,9 +43,9 @@ public struct MockUpstream: Sendable {
         func next() -> Int { value.add(1, ordering: .relaxed).newValue }
     }
 
-    /// The router serving both APIs.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    /// The router serving both APIs, plus `GET /mock/journal` (counters and recent requests, for tests).
+    public func router() -> Router<MockRequestContext> {
+        let router = Router(context: MockRequestContext.self)
         router.post("/v1/chat/completions") { request, context in
             await self.chat(request, api: .openAI, context: context)
         }
@@ -54,8 +59,10 @@ public struct MockUpstream: Sendable {
             await self.embeddings(request)
         }
         router.get("/v1/models") { request, _ in
-            self.models(anthropic: request.headers[HTTPField.Name("anthropic-version")!] != nil)
+            self.journal.record(method: "GET", path: request.uri.path, headers: request.headers, body: nil)
+            return self.models(anthropic: request.headers[HTTPField.Name("anthropic-version")!] != nil)
         }
+        router.get("/mock/journal") { _, _ in Self.json(self.journal.snapshot()) }
         router.get("/health") { _, _ in Response(status: .ok) }
         return router
     }
@@ -66,6 +73,7 @@ public struct MockUpstream: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientGoneDetector()])),
             configuration: .init(address: .hostname(host, port: port), serverName: "warden-mock"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
@@ -73,12 +81,13 @@ public struct MockUpstream: Sendable {
 
     // MARK: Handlers
 
-    func chat(_ request: Request, api: ClientAPI, context: BasicRequestContext) async -> Response {
+    func chat(_ request: Request, api: ClientAPI, context: MockRequestContext) async -> Response {
         let parsed: ChatRequest
         do {
             let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
             let json: JSONValue
             do { json = try JSONParser.parse(body) } catch { throw GatewayError.invalidJSON("\(error)") }
+            journal.record(method: "POST", path: request.uri.path, headers: request.headers, body: json)
             parsed =
                 api == .openAI
                 ? try OpenAIRequestDecoder.decodeChat(json) : try AnthropicRequestDecoder.decodeMessages(json)
@@ -98,7 +107,33 @@ public struct MockUpstream: Sendable {
             r.headers[.retryAfter] = "1"
             return r
         case .slow(let ms):
-            try? await Task.sleep(for: .milliseconds(ms))
+            // Sleep in steps, noticing a client that gave up (Warden cancelling its upstream call).
+            let until = ContinuousClock.now + .milliseconds(ms)
+            while ContinuousClock.now < until {
+                try? await Task.sleep(for: min(.milliseconds(10), until - ContinuousClock.now))
+                if context.clientGone {
+                    journal.clientDisconnected()
+                    return Response(status: .ok)
+                }
+            }
+        case .contextWindow(let window):
+            let tokens = TokenEstimator.tokens(in: MockGenerator.promptTexts(parsed))
+            if tokens > window {
+                let body: JSONObject =
+                    api == .openAI
+                    ? [
+                        "error": [
+                            "message": .string(
+                                "This model's maximum context length is \(window) tokens. However, your messages resulted in \(tokens) tokens."),
+                            "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded",
+                        ]
+                    ]
+                    : [
+                        "type": "error",
+                        "error": ["type": "invalid_request_error", "message": .string("prompt is too long: \(tokens) tokens > \(window) maximum")],
+                    ]
+                return Self.json(body, status: .badRequest)
+            }
         default:
             break
         }
@@ -111,7 +146,8 @@ public struct MockUpstream: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: parsed.stream ? "data: {\"id\": broken\n\n" : "{\"id\": \"broken\", ")))
         }
         if parsed.stream {
-            return streamResponse(response, api: api, includeUsage: parsed.includeUsage, drop: behaviour == .dropMidstream)
+            return streamResponse(
+                response, api: api, includeUsage: parsed.includeUsage, drop: behaviour == .dropMidstream, journal: journal)
         }
         if configuration.latency > .zero { try? await Task.sleep(for: configuration.latency) }
         let object = api == .openAI ? OpenAIResponseCodec.encode(response) : AnthropicResponseCodec.encode(response)
@@ -130,7 +166,9 @@ public struct MockUpstream: Sendable {
 
     struct MockDrop: Error {}
 
-    func streamResponse(_ response: ChatResponse, api: ClientAPI, includeUsage: Bool, drop: Bool) -> Response {
+    func streamResponse(
+        _ response: ChatResponse, api: ClientAPI, includeUsage: Bool, drop: Bool, journal: MockJournal
+    ) -> Response {
         let events = MockGenerator.streamEvents(for: response)
         let latency = configuration.latency
         let frames: [ByteBuffer]
@@ -158,7 +196,12 @@ public struct MockUpstream: Sendable {
                 let cut = drop ? max(1, frames.count / 2) : frames.count
                 for (i, frame) in frames.prefix(cut).enumerated() {
                     if i > 0, latency > .zero { try await Task.sleep(for: latency) }
-                    try await writer.write(frame)
+                    do {
+                        try await writer.write(frame)
+                    } catch {
+                        journal.clientDisconnected()
+                        throw error
+                    }
                 }
                 if drop { throw MockDrop() }
                 try await writer.finish(nil)
@@ -170,6 +213,7 @@ public struct MockUpstream: Sendable {
             let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
             let json: JSONValue
             do { json = try JSONParser.parse(body) } catch { throw GatewayError.invalidJSON("\(error)") }
+            journal.record(method: "POST", path: request.uri.path, headers: request.headers, body: json)
             let parsed = try AnthropicRequestDecoder.decodeMessages(json, requireMaxTokens: false)
             let tokens = TokenEstimator.tokens(in: MockGenerator.promptTexts(parsed))
             return Self.json(["input_tokens": .int(tokens)])
@@ -185,6 +229,7 @@ public struct MockUpstream: Sendable {
             let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
             let json: JSONValue
             do { json = try JSONParser.parse(body) } catch { throw GatewayError.invalidJSON("\(error)") }
+            journal.record(method: "POST", path: request.uri.path, headers: request.headers, body: json)
             let parsed = try EmbeddingsRequest.decode(json)
             switch MockBehaviour(model: parsed.model) {
             case .fail503: return Self.errorResponse(.upstreamError("mock deployment fail-503 always fails"), api: .openAI, status: .serviceUnavailable)

@@ -2,11 +2,23 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 import WardenCore
 import WardenMockUpstream
 import WardenServer
 
 @main
+enum Main {
+    static func main() async {
+        // Run Swift Concurrency's jobs on NIO's event loops: request handlers then resume on the thread
+        // that did the I/O instead of hopping to Dispatch's pool and back, which costs more CPU per request
+        // than the rest of Warden's request path.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await Warden.main()
+    }
+}
+
 struct Warden: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden",
@@ -115,7 +127,8 @@ struct MockUpstreamCommand: AsyncParsableCommand {
             named function get one call with the schema's required fields filled. Embeddings are
             deterministic unit vectors. Upstream model names select failures: fail-503, fail-429
             (Retry-After: 1), slow-<ms> (waits before the headers), drop-midstream (closes the connection
-            halfway), bad-json.
+            halfway), bad-json, ctx-<N> (a context window of N tokens: longer prompts get the provider's
+            "context too long" 400). GET /mock/journal returns counters and the last 100 requests.
             """)
 
     @Option(help: "Address to bind.") var host = "127.0.0.1"

@@ -60,6 +60,16 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.write(data, promise: promise)
     }
 
+    /// Hummingbird allows remote half-closure, so a client that goes away shows up first as the end of its
+    /// input (the channel stays active until Warden writes). Like nginx, Warden treats the end of input
+    /// during a request as the client abandoning it.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            registry.connectionClosed(ObjectIdentifier(context.channel))
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil

@@ -31,8 +31,9 @@ extension Gateway {
                 try await pipeline.handle(chat, context: gateway)
             }
         } catch is CancellationError {
-            // The client went away; nothing can be sent. The upstream call was cancelled with it.
-            log(exchange, status: 499, error: nil)
+            // The client went away; nothing can be sent. The upstream call was cancelled with it, after the
+            // upstream had most likely read the prompt: record that as estimated usage.
+            log(exchange, status: 499, usage: Usage(inputTokens: TokenEstimator.tokens(in: chat.allText), isEstimated: true))
             return HTTPResponses.error(.internalError("client closed request"), api: api, requestID: exchange.requestID)
         } catch {
             return fail(exchange, gatewayError(from: error))

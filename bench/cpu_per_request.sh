@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Warden's CPU time per request and peak RSS under a fixed load.
+#
+#   bench/cpu_per_request.sh [CONCURRENCY...]      (default: 1 16 64)
+#
+# Starts the shared harness's nginx fake upstream (../shared/bench/nginx.conf.tmpl) and Warden
+# (release build, access log on, to a file), then for each concurrency runs wrk with the harness's
+# Lua script: 5 s warm-up, 15 s measured (DURATION_S). Reports requests/s, Warden's utime+stime from
+# /proc/PID/stat over the measured run divided by the requests served, and Warden's peak RSS
+# (VmHWM) at the end. Repeat it (REPEAT=3) and quote medians: the machine is shared and noisy.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SHARED=${SHARED:-$ROOT/../shared/bench}
+WORK=${WORK:-/tmp/warden-cpu}
+UP_PORT=${UP_PORT:-18180}
+STREAM_PORT=${STREAM_PORT:-18181}
+WARDEN_PORT=${WARDEN_PORT:-4020}
+DURATION_S=${DURATION_S:-15}
+WARMUP_S=${WARMUP_S:-5}
+REPEAT=${REPEAT:-1}
+CONCURRENCY=${*:-1 16 64}
+HZ=$(getconf CLK_TCK)
+
+command -v nginx > /dev/null && command -v wrk > /dev/null || { apt-get update -q > /dev/null && apt-get install -y -q nginx wrk > /dev/null; }
+[ -x "$ROOT/.build/release/warden" ] || (cd "$ROOT" && swift build -c release --product warden)
+
+rm -rf "$WORK" && mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
+sed -e "s#@PREFIX@#$WORK/nginx#g" -e "s#@PORT@#$UP_PORT#g" -e "s#@STREAM_PORT@#$STREAM_PORT#g" -e "s#@WORKERS@#1#g" \
+  "$SHARED/nginx.conf.tmpl" > "$WORK/nginx/nginx.conf"
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" &
+NGINX=$!
+KEY=wk-bench-cpu
+printf '%s' "$KEY" > "$WORK/key"
+cat > "$WORK/warden.yaml" <<CFG
+listen: 127.0.0.1:$WARDEN_PORT
+data_dir: $WORK/data
+keys: [{name: bench, team: bench, key: file:$WORK/key}]
+providers:
+  upstream: {type: openai, base_url: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-fake-upstream-key}
+  upstream-stream: {type: openai, base_url: "http://127.0.0.1:$STREAM_PORT/v1", api_key: sk-fake-upstream-key}
+models:
+  gpt-4o-mini: {deployments: [{provider: upstream, model: gpt-4o-mini}]}
+  gpt-4o-mini-stream: {deployments: [{provider: upstream-stream, model: gpt-4o-mini}]}
+CFG
+"$ROOT/.build/release/warden" serve --config "$WORK/warden.yaml" > "$WORK/warden.log" 2>&1 &
+WARDEN=$!
+trap 'kill $WARDEN $NGINX 2>/dev/null; wait 2>/dev/null' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$WARDEN_PORT/health/live" > /dev/null && break; sleep 0.1; done
+
+ticks() { awk '{print $14 + $15}' "/proc/$WARDEN/stat"; }
+export BENCH_API_KEY=$KEY
+printf '%-6s %-6s %4s %10s %9s %9s %12s %9s\n' mode conc run "req/s" "p50 ms" "p99 ms" "CPU µs/req" "RSS MiB"
+for mode in json stream; do
+  if [ "$mode" = stream ]; then export BENCH_STREAM=1 BENCH_MODEL=gpt-4o-mini-stream; else export BENCH_STREAM=0 BENCH_MODEL=gpt-4o-mini; fi
+  for c in $CONCURRENCY; do
+    for run in $(seq "$REPEAT"); do
+      wrk -t1 -c"$c" -d"${WARMUP_S}s" -s "$SHARED/chat_completion.lua" "http://127.0.0.1:$WARDEN_PORT/v1/chat/completions" > /dev/null
+      t0=$(ticks)
+      out=$(wrk -t1 -c"$c" -d"${DURATION_S}s" --latency -s "$SHARED/chat_completion.lua" "http://127.0.0.1:$WARDEN_PORT/v1/chat/completions")
+      t1=$(ticks)
+      line=$(grep '^RESULT' <<< "$out")
+      req=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<< "$line")
+      rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<< "$line")
+      p50=$(sed -E 's/.* p50_ms=([0-9.]+).*/\1/' <<< "$line")
+      p99=$(sed -E 's/.* p99_ms=([0-9.]+).*/\1/' <<< "$line")
+      errs=$(sed -E 's/.*err_status=([0-9]+).*/\1/' <<< "$line")
+      cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$req" 'BEGIN { printf "%.1f", d / hz / n * 1e6 }')
+      rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$WARDEN/status")
+      printf '%-6s %-6s %4s %10s %9s %9s %12s %9s%s\n' "$mode" "$c" "$run" "$rps" "$p50" "$p99" "$cpu" "$rss" \
+        "$([ "$errs" != 0 ] && echo "  ($errs error statuses)")"
+    done
+  done
+done
