@@ -53,6 +53,16 @@ public final class SQLiteStore: KeyStore {
         return store
     }
 
+    /// Reads an existing database's schema version and key count without changing anything.
+    public static func inspect(path: String, logger: Logger) async throws -> (schemaVersion: Int, keys: Int) {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        defer { Task { try? await connection.close() } }
+        let version = try await connection.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+            .first?.column("v")?.integer ?? 0
+        let keys = try await connection.query("SELECT COUNT(*) AS n FROM api_keys").first?.column("n")?.integer ?? 0
+        return (version, keys)
+    }
+
     /// The schema version after migrations.
     public static var schemaVersion: Int { migrations.count }
 

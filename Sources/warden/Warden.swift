@@ -24,10 +24,10 @@ struct Warden: AsyncParsableCommand {
         commandName: "warden",
         abstract: "The production gateway for AI agents.",
         discussion: """
-            Warden sits between agents and the models they call: a drop-in OpenAI and Anthropic API with
+            Warden sits between agents and the models they call: a drop-in OpenAI and Anthropic API with \
             retries, fallbacks, circuit breakers and deep health checks.
 
-            Start with `warden demo`, then `warden serve` (no config: SQLite in ./warden-data and the
+            Start with `warden demo`, then `warden serve` (no config: SQLite in ./warden-data and the \
             built-in mock upstream on 127.0.0.1:4000).
             """,
         subcommands: [ServeCommand.self, DemoCommand.self, DoctorCommand.self, MockUpstreamCommand.self])
@@ -61,13 +61,13 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the gateway.",
         discussion: """
-            With no --config: listens on 127.0.0.1:4000, keeps data in ./warden-data (SQLite), and serves the
-            models mock-small, mock-large and mock-flaky (always 503, falls back to mock-small) from the
-            built-in mock upstream. On first start it generates a key for team `default`, prints it once and
+            With no --config: listens on 127.0.0.1:4000, keeps data in ./warden-data (SQLite), and serves the \
+            models mock-small, mock-large and mock-flaky (always 503, falls back to mock-small) from the \
+            built-in mock upstream. On first start it generates a key for team `default`, prints it once and \
             stores only its hash.
 
-            SIGHUP or a change of the config file reloads it if it is valid (an invalid file is logged and the
-            old configuration stays). SIGTERM reports unready at once, keeps serving for shutdown.drain_delay,
+            SIGHUP or a change of the config file reloads it if it is valid (an invalid file is logged and the \
+            old configuration stays). SIGTERM reports unready at once, keeps serving for shutdown.drain_delay, \
             then finishes in-flight requests (at most shutdown.timeout) and exits 0.
             """)
 
@@ -88,7 +88,7 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Start the embedded default in-process, send an agent workload through it, print a summary.",
         discussion: """
-            Uses a temporary data directory and a free port, so it does not touch ./warden-data or a running
+            Uses a temporary data directory and a free port, so it does not touch ./warden-data or a running \
             server. Exits non-zero if any response differs from what the APIs and the mock upstream promise.
             """)
 
@@ -121,13 +121,13 @@ struct MockUpstreamCommand: AsyncParsableCommand {
         commandName: "mock-upstream",
         abstract: "Run the deterministic OpenAI + Anthropic mock upstream.",
         discussion: """
-            Serves POST /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/embeddings and
-            GET /v1/models. The reply is "Echo: " + the last user message; usage is ceil(Unicode scalars / 4)
-            of the prompt's text and of the reply. Requests offering tools with tool_choice required/any or a
-            named function get one call with the schema's required fields filled. Embeddings are
-            deterministic unit vectors. Upstream model names select failures: fail-503, fail-429
-            (Retry-After: 1), slow-<ms> (waits before the headers), drop-midstream (closes the connection
-            halfway), bad-json, ctx-<N> (a context window of N tokens: longer prompts get the provider's
+            Serves POST /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/embeddings and \
+            GET /v1/models. The reply is "Echo: " + the last user message; usage is ceil(Unicode scalars / 4) \
+            of the prompt's text and of the reply. Requests offering tools with tool_choice required/any or a \
+            named function get one call with the schema's required fields filled. Embeddings are \
+            deterministic unit vectors. Upstream model names select failures: fail-503, fail-429 \
+            (Retry-After: 1), slow-<ms> (waits before the headers), drop-midstream (closes the connection \
+            halfway), bad-json, ctx-<N> (a context window of N tokens: longer prompts get the provider's \
             "context too long" 400). GET /mock/journal returns counters and the last 100 requests.
             """)
 

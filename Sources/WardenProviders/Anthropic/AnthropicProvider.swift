@@ -57,9 +57,8 @@ public struct AnthropicProvider: ProviderClient {
     public func chat(
         _ request: ChatRequest, upstreamModel: String, timeouts: AttemptTimeouts, context: UpstreamContext
     ) async throws -> ProviderChatResult {
-        var body = try AnthropicRequestEncoder.encodeMessages(
+        let body = try AnthropicRequestEncoder.encodeMessages(
             request, upstreamModel: upstreamModel, defaultMaxTokens: defaultMaxTokens)
-        body["stream"] = false
         let response = try await transport.send(
             makeRequest(path: "/v1/messages", body: body, context: context), timeouts: timeouts, api: .anthropic,
             logger: context.logger, classify: Self.classify)

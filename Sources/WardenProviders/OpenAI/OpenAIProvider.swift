@@ -44,9 +44,7 @@ public struct OpenAIProvider: ProviderClient {
     public func chat(
         _ request: ChatRequest, upstreamModel: String, timeouts: AttemptTimeouts, context: UpstreamContext
     ) async throws -> ProviderChatResult {
-        var body = OpenAIRequestEncoder.encodeChat(request, upstreamModel: upstreamModel)
-        body["stream"] = false
-        body.removeValue(forKey: "stream_options")
+        let body = OpenAIRequestEncoder.encodeChat(request, upstreamModel: upstreamModel)
         let response = try await transport.send(
             makeRequest(path: "/chat/completions", body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
             classify: Self.classify)

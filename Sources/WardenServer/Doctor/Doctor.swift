@@ -8,7 +8,7 @@ import WardenStore
 
 /// `warden doctor`: checks a configuration the way `serve` would use it, without serving.
 public enum Doctor {
-    public enum Level: String, Sendable { case ok = "ok", warning = "warn", error = "FAIL" }
+    public enum Level: String, Sendable { case ok = "ok", note = "note", warning = "warn", error = "FAIL" }
 
     public struct Finding: Sendable {
         public var level: Level
@@ -51,22 +51,38 @@ public enum Doctor {
         }
         if config.keys.isEmpty { add(.ok, "keys", "no static keys; stored keys are used (one is generated on first start)") }
 
-        // Data directory and store.
+        // Data directory and store: checked without creating or migrating anything.
         let dataDir = config.dataDirectoryPath
-        do {
-            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-            let probeFile = dataDir + "/.warden-doctor-\(getpid())"
-            guard FileManager.default.createFile(atPath: probeFile, contents: Data("ok".utf8)) else {
-                throw StoreError("not writable")
+        let databasePath = dataDir + "/warden.sqlite"
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: dataDir, isDirectory: &isDirectory) {
+            if !isDirectory.boolValue {
+                add(.error, "data_dir", "\(dataDir) exists and is not a directory")
+            } else if !fm.isWritableFile(atPath: dataDir) {
+                add(.error, "data_dir", "\(dataDir) is not writable")
+            } else if fm.fileExists(atPath: databasePath) {
+                do {
+                    let logger = Logger(label: "warden.doctor") { _ in SwiftLogNoOpLogHandler() }
+                    let info = try await SQLiteStore.inspect(path: databasePath, logger: logger)
+                    if info.schemaVersion > SQLiteStore.schemaVersion {
+                        add(.error, "store", "\(databasePath) has schema v\(info.schemaVersion), newer than this Warden (v\(SQLiteStore.schemaVersion))")
+                    } else {
+                        add(.ok, "store", "sqlite at \(databasePath) (schema v\(info.schemaVersion) of \(SQLiteStore.schemaVersion), \(info.keys) stored keys)")
+                    }
+                } catch {
+                    add(.error, "store", "\(databasePath) cannot be read: \(error)")
+                }
+            } else {
+                add(.ok, "store", "\(databasePath) will be created on first start")
             }
-            try? FileManager.default.removeItem(atPath: probeFile)
-            let logger = Logger(label: "warden.doctor") { _ in SwiftLogNoOpLogHandler() }
-            let store = try await SQLiteStore.open(path: dataDir + "/warden.sqlite", logger: logger)
-            let keys = try await store.keyCount()
-            await store.close()
-            add(.ok, "store", "sqlite at \(dataDir)/warden.sqlite (schema v\(SQLiteStore.schemaVersion), \(keys) stored keys)")
-        } catch {
-            add(.error, "store", "data_dir \(dataDir): \(error)")
+        } else {
+            let parent = (dataDir as NSString).deletingLastPathComponent
+            if fm.isWritableFile(atPath: parent) {
+                add(.ok, "data_dir", "\(dataDir) will be created on first start")
+            } else {
+                add(.error, "data_dir", "\(dataDir) does not exist and \(parent) is not writable")
+            }
         }
 
         // Listen address.
@@ -106,7 +122,7 @@ public enum Doctor {
         }
         await transport.shutdown()
         for (name, model) in config.models where model.deployments.count == 1 && model.fallbacks.isEmpty && model.required {
-            add(.ok, "models.\(name)", "one deployment and no fallbacks: an outage of it makes Warden unready")
+            add(.note, "models.\(name)", "one deployment and no fallbacks: an outage of it makes Warden unready")
         }
         return findings
     }

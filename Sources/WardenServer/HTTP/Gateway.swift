@@ -29,7 +29,7 @@ public final class Gateway: Sendable {
     }
 
     /// Per-request bookkeeping shared by every endpoint.
-    struct Exchange {
+    struct Exchange: Sendable {
         let start = ContinuousClock.now
         let requestID: String
         let api: ClientAPI
@@ -71,7 +71,9 @@ public final class Gateway: Sendable {
             logger.error("request failed", metadata: ["request_id": "\(exchange.requestID)", "error": "\(underlying)"])
         }
         log(exchange, status: error.status, error: error)
-        return HTTPResponses.error(error, api: exchange.api, requestID: exchange.requestID)
+        var response = HTTPResponses.error(error, api: exchange.api, requestID: exchange.requestID)
+        response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
+        return response
     }
 
     // MARK: Shared steps
