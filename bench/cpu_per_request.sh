@@ -3,11 +3,14 @@
 #
 #   bench/cpu_per_request.sh [CONCURRENCY...]      (default: 1 16 64)
 #
-# Starts the shared harness's nginx fake upstream (../shared/bench/nginx.conf.tmpl) and Warden
-# (release build, access log on, to a file), then for each concurrency runs wrk with the harness's
-# Lua script: 5 s warm-up, 15 s measured (DURATION_S). Reports requests/s, Warden's utime+stime from
-# /proc/PID/stat over the measured run divided by the requests served, and Warden's peak RSS
-# (VmHWM) at the end. Repeat it (REPEAT=3) and quote medians: the machine is shared and noisy.
+# Starts the shared harness's nginx fake upstream (../shared/bench/nginx.conf.tmpl), Warden (release
+# build, access log on, to a file) and, as the baseline, bench/BareProxy (a bare Hummingbird +
+# AsyncHTTPClient pass-through, the floor for any gateway on this stack). For each target, mode
+# (JSON, SSE) and concurrency it runs wrk with the harness's Lua script: 5 s warm-up, 15 s measured
+# (DURATION_S), interleaving targets so both see the same machine. Reports requests/s, latency, the
+# target's utime+stime from /proc/PID/stat over the measured run divided by the requests served, and
+# its peak RSS (VmHWM). REPEAT=3 repeats every row; quote medians: the machine is shared and noisy.
+# TARGETS="warden" skips the baseline; MODES="json" skips streaming.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -23,7 +26,11 @@ CONCURRENCY=${*:-1 16 64}
 HZ=$(getconf CLK_TCK)
 
 command -v nginx > /dev/null && command -v wrk > /dev/null || { apt-get update -q > /dev/null && apt-get install -y -q nginx wrk > /dev/null; }
+TARGETS=${TARGETS:-bare warden}
+MODES=${MODES:-json stream}
+BARE_PORT=${BARE_PORT:-4021}
 [ -x "$ROOT/.build/release/warden" ] || (cd "$ROOT" && swift build -c release --product warden)
+[ -x "$ROOT/.build/release/bare-proxy" ] || (cd "$ROOT" && swift build -c release --product bare-proxy)
 
 rm -rf "$WORK" && mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
 sed -e "s#@PREFIX@#$WORK/nginx#g" -e "s#@PORT@#$UP_PORT#g" -e "s#@STREAM_PORT@#$STREAM_PORT#g" -e "s#@WORKERS@#1#g" \
@@ -45,20 +52,31 @@ models:
 CFG
 "$ROOT/.build/release/warden" serve --config "$WORK/warden.yaml" > "$WORK/warden.log" 2>&1 &
 WARDEN=$!
-trap 'kill $WARDEN $NGINX 2>/dev/null; wait 2>/dev/null' EXIT
+"$ROOT/.build/release/bare-proxy" "$BARE_PORT" "http://127.0.0.1:$UP_PORT/v1" > "$WORK/bare.log" 2>&1 &
+BARE=$!
+"$ROOT/.build/release/bare-proxy" "$((BARE_PORT + 1))" "http://127.0.0.1:$STREAM_PORT/v1" > "$WORK/bare-stream.log" 2>&1 &
+BARE_STREAM=$!
+trap 'kill $WARDEN $BARE $BARE_STREAM $NGINX 2>/dev/null; wait 2>/dev/null' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$WARDEN_PORT/health/live" > /dev/null && break; sleep 0.1; done
+sleep 1
 
-ticks() { awk '{print $14 + $15}' "/proc/$WARDEN/stat"; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 export BENCH_API_KEY=$KEY
-printf '%-6s %-6s %4s %10s %9s %9s %12s %9s\n' mode conc run "req/s" "p50 ms" "p99 ms" "CPU µs/req" "RSS MiB"
-for mode in json stream; do
+printf '%-7s %-6s %-5s %4s %10s %9s %9s %12s %9s\n' target mode conc run "req/s" "p50 ms" "p99 ms" "CPU µs/req" "RSS MiB"
+for mode in $MODES; do
   if [ "$mode" = stream ]; then export BENCH_STREAM=1 BENCH_MODEL=gpt-4o-mini-stream; else export BENCH_STREAM=0 BENCH_MODEL=gpt-4o-mini; fi
   for c in $CONCURRENCY; do
     for run in $(seq "$REPEAT"); do
-      wrk -t1 -c"$c" -d"${WARMUP_S}s" -s "$SHARED/chat_completion.lua" "http://127.0.0.1:$WARDEN_PORT/v1/chat/completions" > /dev/null
-      t0=$(ticks)
-      out=$(wrk -t1 -c"$c" -d"${DURATION_S}s" --latency -s "$SHARED/chat_completion.lua" "http://127.0.0.1:$WARDEN_PORT/v1/chat/completions")
-      t1=$(ticks)
+     for target in $TARGETS; do
+      case $target in
+        warden) pid=$WARDEN; url="http://127.0.0.1:$WARDEN_PORT/v1/chat/completions" ;;
+        bare) if [ "$mode" = stream ]; then pid=$BARE_STREAM; url="http://127.0.0.1:$((BARE_PORT + 1))/v1/chat/completions";
+              else pid=$BARE; url="http://127.0.0.1:$BARE_PORT/v1/chat/completions"; fi ;;
+      esac
+      wrk -t1 -c"$c" -d"${WARMUP_S}s" -s "$SHARED/chat_completion.lua" "$url" > /dev/null
+      t0=$(ticks "$pid")
+      out=$(wrk -t1 -c"$c" -d"${DURATION_S}s" --latency -s "$SHARED/chat_completion.lua" "$url")
+      t1=$(ticks "$pid")
       line=$(grep '^RESULT' <<< "$out")
       req=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<< "$line")
       rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<< "$line")
@@ -66,9 +84,10 @@ for mode in json stream; do
       p99=$(sed -E 's/.* p99_ms=([0-9.]+).*/\1/' <<< "$line")
       errs=$(sed -E 's/.*err_status=([0-9]+).*/\1/' <<< "$line")
       cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$req" 'BEGIN { printf "%.1f", d / hz / n * 1e6 }')
-      rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$WARDEN/status")
-      printf '%-6s %-6s %4s %10s %9s %9s %12s %9s%s\n' "$mode" "$c" "$run" "$rps" "$p50" "$p99" "$cpu" "$rss" \
+      rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
+      printf '%-7s %-6s %-5s %4s %10s %9s %9s %12s %9s%s\n' "$target" "$mode" "$c" "$run" "$rps" "$p50" "$p99" "$cpu" "$rss" \
         "$([ "$errs" != 0 ] && echo "  ($errs error statuses)")"
+     done
     done
   done
 done

@@ -15,10 +15,15 @@ public enum KeyMaterial {
         return s
     }
 
-    /// Hex SHA-256 of `key`, the only form in which keys are stored or compared.
+    /// Hex SHA-256 of `key`, the only form in which keys are stored.
     public static func hash(_ key: String) -> String {
-        let digest = SHA256.hash(data: Array(key.utf8))
-        return hex(digest)
+        hex(digest(key).bytes)
+    }
+
+    /// SHA-256 of `key` as a compact hashable value, the form the authenticator compares.
+    public static func digest(_ key: String) -> KeyDigest {
+        var key = key
+        return key.withUTF8 { KeyDigest(SHA256.hash(data: $0)) }
     }
 
     /// The part of a key shown to people: its first 10 characters.
@@ -40,5 +45,49 @@ public enum KeyMaterial {
         let v = UInt64.random(in: .min ... .max)
         let hex = String(v, radix: 16)
         return prefix + "_" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// A SHA-256 digest held as four words: cheap to hash and compare, no allocation.
+public struct KeyDigest: Hashable, Sendable {
+    let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+
+    init(_ digest: SHA256.Digest) {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { out in
+            digest.withUnsafeBytes { out.copyMemory(from: $0) }
+        }
+        (a, b, c, d) = words
+    }
+
+    /// Parses 64 hex characters (a stored hash); nil for anything else.
+    public init?(hex: String) {
+        guard hex.utf8.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        var high: UInt8?
+        for c in hex.utf8 {
+            let v: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): v = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): v = c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let h = high {
+                bytes.append(h << 4 | v)
+                high = nil
+            } else {
+                high = v
+            }
+        }
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { out in bytes.withUnsafeBytes { out.copyMemory(from: $0) } }
+        (a, b, c, d) = words
+    }
+
+    var bytes: [UInt8] {
+        var words = (a, b, c, d)
+        return withUnsafeBytes(of: &words) { Array($0) }
     }
 }

@@ -33,6 +33,11 @@ enum BareProxy {
             upstreamRequest.headers.add(name: "Authorization", value: "Bearer sk-fake-upstream-key")
             upstreamRequest.body = .bytes(body)
             let response = try await client.execute(upstreamRequest, timeout: .seconds(60))
+            if response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true {
+                return Response(
+                    status: .init(code: Int(response.status.code)), headers: [.contentType: "text/event-stream"],
+                    body: .init(asyncSequence: response.body))
+            }
             let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
             return Response(
                 status: .init(code: Int(response.status.code)), headers: [.contentType: "application/json"],

@@ -14,6 +14,8 @@ public struct OpenAIProvider: ProviderClient {
     let extraHeaders: [(String, String)]
     let transport: HTTPTransport
     let maxResponseBytes: Int
+    let chatURL: String
+    let embeddingsURL: String
 
     public init(
         name: String, baseURL: String, apiKey: String?, extraHeaders: [String: String] = [:], transport: HTTPTransport,
@@ -25,10 +27,16 @@ public struct OpenAIProvider: ProviderClient {
         self.extraHeaders = extraHeaders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         self.transport = transport
         self.maxResponseBytes = maxResponseBytes
+        self.chatURL = self.baseURL + "/chat/completions"
+        self.embeddingsURL = self.baseURL + "/embeddings"
     }
 
     func makeRequest(path: String, body: JSONObject?, method: HTTPMethod = .POST) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: baseURL + path)
+        makeRequest(url: baseURL + path, body: body, method: method)
+    }
+
+    func makeRequest(url: String, body: JSONObject?, method: HTTPMethod = .POST) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
         request.method = method
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         for (n, v) in extraHeaders { request.headers.add(name: n, value: v) }
@@ -46,7 +54,7 @@ public struct OpenAIProvider: ProviderClient {
     ) async throws -> ProviderChatResult {
         let body = OpenAIRequestEncoder.encodeChat(request, upstreamModel: upstreamModel)
         let response = try await transport.send(
-            makeRequest(path: "/chat/completions", body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
+            makeRequest(url: chatURL, body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
             classify: Self.classify)
         let bytes: ByteBuffer
         do {
@@ -70,7 +78,7 @@ public struct OpenAIProvider: ProviderClient {
         body["stream_options"] = .object(options)
         let start = NIODeadline.now()
         let response = try await transport.send(
-            makeRequest(path: "/chat/completions", body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
+            makeRequest(url: chatURL, body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
             classify: Self.classify)
         let client = transport.client(connectTimeout: timeouts.connect)
         let decoder = DecoderBox(OpenAIStreamDecoder())
@@ -88,7 +96,7 @@ public struct OpenAIProvider: ProviderClient {
         var body = request.original
         body["model"] = .string(upstreamModel)
         let response = try await transport.send(
-            makeRequest(path: "/embeddings", body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
+            makeRequest(url: embeddingsURL, body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
             classify: Self.classify)
         let bytes: ByteBuffer
         do {

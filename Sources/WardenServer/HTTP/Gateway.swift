@@ -81,9 +81,7 @@ public final class Gateway: Sendable {
     func authenticate(_ request: Request, exchange: inout Exchange) throws(GatewayError) -> Principal {
         var key: String?
         if let auth = request.headers[.authorization] {
-            if auth.count > 7, auth.prefix(7).lowercased() == "bearer " {
-                key = String(auth.dropFirst(7).drop { $0 == " " })
-            }
+            key = Self.bearerToken(auth)
         } else if let apiKey = request.headers[.apiKey] {
             key = apiKey
         }
@@ -91,6 +89,20 @@ public final class Gateway: Sendable {
         exchange.entry.keyName = principal.keyName
         exchange.entry.team = principal.team
         return principal
+    }
+
+    /// The token of an `Authorization: Bearer TOKEN` header (scheme case-insensitive), without allocating for the check.
+    static func bearerToken(_ header: String) -> String? {
+        let utf8 = header.utf8
+        guard utf8.count > 7 else { return nil }
+        var i = utf8.startIndex
+        for expected in "bearer ".utf8 {
+            let c = utf8[i]
+            guard c == expected || (expected != 0x20 && c == expected - 32) else { return nil }
+            i = utf8.index(after: i)
+        }
+        while i < utf8.endIndex, utf8[i] == 0x20 { i = utf8.index(after: i) }
+        return String(header[i...])
     }
 
     func readJSON(_ request: Request, exchange: Exchange) async throws(GatewayError) -> JSONValue {

@@ -26,9 +26,13 @@ public final class LogSink: Sendable {
 
     /// Appends one line (a newline is added).
     public func write(line: (inout ByteBuffer) -> Void) {
+        // Format outside the lock: two event-loop threads log concurrently.
+        var formatted = ByteBuffer()
+        formatted.reserveCapacity(512)
+        line(&formatted)
+        formatted.writeInteger(UInt8(ascii: "\n"))
         let pending: ByteBuffer? = buffer.withLock { b in
-            line(&b)
-            b.writeInteger(UInt8(ascii: "\n"))
+            b.writeBuffer(&formatted)
             guard b.readableBytes >= flushThreshold else { return nil }
             let out = b
             b = ByteBuffer()

@@ -27,21 +27,18 @@ public struct Principal: Sendable, Equatable {
 /// The hot path hashes the presented key (SHA-256, about a microsecond) and looks it up; nothing touches
 /// the database. The table is rebuilt from the store and the config's static keys on start and reload.
 public struct Authenticator: Sendable {
-    private let principalsByHash: [String: Principal]
-
-    public init(principalsByHash: [String: Principal]) {
-        self.principalsByHash = principalsByHash
-    }
+    private let principalsByHash: [KeyDigest: Principal]
 
     /// Builds the table from stored keys and the config's static keys (already resolved to their values).
     public init(stored: [StoredKey], staticKeys: [(config: StaticKeyConfiguration, value: String)]) {
-        var table: [String: Principal] = [:]
+        var table: [KeyDigest: Principal] = [:]
         for k in stored where k.revokedAt == nil {
-            table[k.hash] = Principal(
+            guard let digest = KeyDigest(hex: k.hash) else { continue }
+            table[digest] = Principal(
                 keyID: k.id, keyName: k.name, team: k.team, allowedModels: k.models.map(Set.init), expiresAt: k.expiresAt)
         }
         for (config, value) in staticKeys {
-            table[KeyMaterial.hash(value)] = Principal(
+            table[KeyMaterial.digest(value)] = Principal(
                 keyID: "static:\(config.name)", keyName: config.name, team: config.team,
                 allowedModels: config.models.map(Set.init))
         }
@@ -56,7 +53,7 @@ public struct Authenticator: Sendable {
             throw GatewayError.invalidAPIKey(
                 "Missing API key. Send it as 'Authorization: Bearer KEY' (or 'x-api-key: KEY' for the Anthropic API).")
         }
-        guard key.utf8.count <= 256, let principal = principalsByHash[KeyMaterial.hash(key)] else {
+        guard key.utf8.count <= 256, let principal = principalsByHash[KeyMaterial.digest(key)] else {
             throw GatewayError.invalidAPIKey("Incorrect API key provided.")
         }
         if let expires = principal.expiresAt, nowMilliseconds >= expires {
