@@ -158,6 +158,7 @@ public struct MockUpstream: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody { writer in
                     try await writer.write(half)
+                    try? await Task.sleep(for: .milliseconds(20))
                     throw MockDrop()
                 })
         }
@@ -203,7 +204,11 @@ public struct MockUpstream: Sendable {
                         throw error
                     }
                 }
-                if drop { throw MockDrop() }
+                if drop {
+                    // Let the frames already written reach the client before the connection is cut.
+                    try? await Task.sleep(for: .milliseconds(20))
+                    throw MockDrop()
+                }
                 try await writer.finish(nil)
             })
     }
