@@ -16,15 +16,45 @@ public struct UpstreamContext: Sendable {
     }
 }
 
-/// A complete upstream chat answer.
+/// A complete upstream chat answer: the upstream's bytes, checked to be a JSON object, and its usage.
+///
+/// The canonical form is decoded only when something needs it (a client of the other API, later
+/// output checks): a same-API answer goes back byte for byte, so the hot path reads just `usage`.
 public struct ProviderChatResult: Sendable {
-    public var response: ChatResponse
-    /// The upstream's body as received, sent unchanged to a client of the same API.
+    /// The upstream's body as received.
     public var rawBody: ByteBuffer
+    /// The wire format of `rawBody`.
+    public var wire: ClientAPI
+    public var usage: Usage?
 
-    public init(response: ChatResponse, rawBody: ByteBuffer) {
-        self.response = response
+    public init(rawBody: ByteBuffer, wire: ClientAPI, usage: Usage?) {
         self.rawBody = rawBody
+        self.wire = wire
+        self.usage = usage
+    }
+
+    /// Checks that `rawBody` is a JSON object and reads its usage, without building the rest.
+    public static func scan(_ body: ByteBuffer, wire: ClientAPI) throws(UpstreamFailure) -> ProviderChatResult {
+        guard let object = try? JSONParser.parseObject(body, keeping: ["usage"]) else {
+            throw UpstreamFailure(.retryableStatus(502, "the upstream sent an unreadable response body"), api: wire)
+        }
+        let usage = object["usage"].flatMap {
+            wire == .openAI ? OpenAIResponseCodec.decodeUsage($0) : AnthropicResponseCodec.decodeUsage($0)
+        }
+        return ProviderChatResult(rawBody: body, wire: wire, usage: usage)
+    }
+
+    /// The canonical response, decoded from `rawBody`.
+    public func decodedResponse() -> ChatResponse? {
+        guard let json = try? JSONParser.parse(rawBody) else { return nil }
+        switch wire {
+        case .openAI:
+            return OpenAIResponseCodec.decode(json)
+        case .anthropic:
+            var response = AnthropicResponseCodec.decode(json)
+            response?.created = WallClock.unixSeconds()
+            return response
+        }
     }
 }
 

@@ -50,6 +50,24 @@ public enum JSONParser {
         return try result.get()
     }
 
+    /// Parses a top-level object but builds only the members named in `keys`; the others are checked for
+    /// structure and skipped without allocating. For upstream answers that are forwarded byte for byte, where
+    /// Warden needs only a few members (e.g. `usage`).
+    public static func parseObject(_ buffer: ByteBuffer, keeping keys: [String]) throws(JSONParseError) -> JSONObject {
+        let result = buffer.withUnsafeReadableBytes { raw in
+            Result { () throws(JSONParseError) -> JSONObject in
+                var p = Cursor(raw)
+                p.skipWhitespace()
+                guard p.i < raw.count, raw[p.i] == UInt8(ascii: "{") else { throw p.fail("expected a JSON object") }
+                let object = try p.parseObjectKeeping(keys)
+                p.skipWhitespace()
+                if p.i < raw.count { throw p.fail("unexpected data after the JSON value") }
+                return object
+            }
+        }
+        return try result.get()
+    }
+
     struct Cursor {
         let bytes: UnsafeRawBufferPointer
         var i = 0
@@ -114,6 +132,7 @@ public enum JSONParser {
             try enter()
             i += 1  // {
             var members: [(key: String, value: JSONValue)] = []
+            members.reserveCapacity(8)
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
                 i += 1
@@ -151,10 +170,120 @@ public enum JSONParser {
             return .object(JSONObject(uniqueMembers: members))
         }
 
+        mutating func parseObjectKeeping(_ keys: [String]) throws(JSONParseError) -> JSONObject {
+            i += 1  // {
+            var members: [(key: String, value: JSONValue)] = []
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return JSONObject()
+            }
+            while true {
+                skipWhitespace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key in object") }
+                let key = try parseString()
+                skipWhitespace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after object key") }
+                i += 1
+                skipWhitespace()
+                if keys.contains(key) {
+                    members.append((key, try parseValue()))
+                } else {
+                    try skipValue()
+                }
+                skipWhitespace()
+                guard i < bytes.count else { throw fail("unexpected end of input in object") }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if bytes[i] == UInt8(ascii: "}") {
+                    i += 1
+                    break
+                }
+                throw fail("expected ',' or '}' in object")
+            }
+            return JSONObject(uniqueMembers: members)
+        }
+
+        /// Moves past one value, checking its structure but building nothing.
+        mutating func skipValue() throws(JSONParseError) {
+            guard i < bytes.count else { throw fail("unexpected end of input") }
+            switch bytes[i] {
+            case UInt8(ascii: "\""):
+                let open = i
+                i += 1
+                while i < bytes.count {
+                    let c = bytes[i]
+                    if c == UInt8(ascii: "\"") {
+                        i += 1
+                        return
+                    }
+                    if c == UInt8(ascii: "\\") { i += 1 }
+                    i += 1
+                }
+                throw fail("unterminated string", at: open)
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                try enter()
+                let isObject = bytes[i] == UInt8(ascii: "{")
+                let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                i += 1
+                skipWhitespace()
+                if i < bytes.count, bytes[i] == close {
+                    i += 1
+                    depth -= 1
+                    return
+                }
+                while true {
+                    skipWhitespace()
+                    if isObject {
+                        guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key in object") }
+                        try skipValue()
+                        skipWhitespace()
+                        guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after object key") }
+                        i += 1
+                        skipWhitespace()
+                    }
+                    try skipValue()
+                    skipWhitespace()
+                    guard i < bytes.count else { throw fail("unexpected end of input") }
+                    if bytes[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
+                    if bytes[i] == close {
+                        i += 1
+                        break
+                    }
+                    throw fail("expected ',' or a closing bracket")
+                }
+                depth -= 1
+            case UInt8(ascii: "t"): try expectLiteral("true")
+            case UInt8(ascii: "f"): try expectLiteral("false")
+            case UInt8(ascii: "n"): try expectLiteral("null")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let start = i
+                i += 1
+                while i < bytes.count {
+                    switch bytes[i] {
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"),
+                        UInt8(ascii: "+"), UInt8(ascii: "-"):
+                        i += 1
+                    default:
+                        if i == start + 1, bytes[start] == UInt8(ascii: "-") { throw fail("invalid number", at: start) }
+                        return
+                    }
+                }
+            default:
+                throw fail("unexpected character '\(Self.printable(bytes[i]))'")
+            }
+        }
+
         mutating func parseArray() throws(JSONParseError) -> JSONValue {
             try enter()
             i += 1  // [
             var elements: [JSONValue] = []
+            elements.reserveCapacity(4)
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
                 i += 1

@@ -64,7 +64,7 @@ public enum OpenAIRequestDecoder {
                 f.param("role"),
                 "Invalid '\(f.param("role"))': '\(roleName)'. Expected 'system', 'developer', 'user', 'assistant' or 'tool'.")
         }
-        var content = try decodeContent(f.value("content"), path: f.param("content"), role: role)
+        var content = try decodeContent(f.value("content"), in: f, role: role)
         if role == .assistant, let calls = try f.array("tool_calls") {
             for (i, call) in calls.enumerated() {
                 let cf = try JSONFields(call, path: "\(f.param("tool_calls"))[\(i)]")
@@ -88,11 +88,14 @@ public enum OpenAIRequestDecoder {
         return ChatMessage(role: role, content: content, name: try f.string("name"))
     }
 
-    static func decodeContent(_ value: JSONValue?, path: String, role: ChatRole) throws(GatewayError) -> [ContentBlock] {
+    /// Decodes a message's `content`; its path is only spelled out for parts and errors, so the common
+    /// string content costs no allocation beyond the text.
+    static func decodeContent(_ value: JSONValue?, in message: JSONFields, role: ChatRole) throws(GatewayError) -> [ContentBlock] {
         guard let value else { return [] }
         switch value {
         case .string(let s): return [.text(s)]
         case .array(let parts):
+            let path = message.param("content")
             var out: [ContentBlock] = []
             for (i, part) in parts.enumerated() {
                 let pf = try JSONFields(part, path: "\(path)[\(i)]")
@@ -112,7 +115,7 @@ public enum OpenAIRequestDecoder {
             }
             return out
         default:
-            throw GatewayError.wrongType(path, expected: "a string or an array of content parts", got: value)
+            throw GatewayError.wrongType(message.param("content"), expected: "a string or an array of content parts", got: value)
         }
     }
 

@@ -1,25 +1,33 @@
 /// Weighted choice among a model's deployments.
 public enum DeploymentPicker {
     /// Picks an index among `weights` whose entry `isAvailable`, preferring ones not in `tried` (so
-    /// retries rotate across deployments). Returns nil when none is available.
+    /// retries rotate across deployments). Returns nil when none is available. Allocates nothing.
     ///
     /// - Parameter draw: a uniform draw in 0..<1.
     public static func pick(weights: [Double], isAvailable: (Int) -> Bool, tried: [Int], draw: Double) -> Int? {
-        var fresh: [Int] = []
-        var available: [Int] = []
+        if weights.count == 1 { return isAvailable(0) ? 0 : nil }
+        // First pass: the total weight of fresh (untried, available) and of all available deployments.
+        var freshTotal = 0.0
+        var availableTotal = 0.0
+        var lastFresh: Int?
+        var lastAvailable: Int?
         for i in weights.indices where isAvailable(i) {
-            available.append(i)
-            if !tried.contains(i) { fresh.append(i) }
+            availableTotal += weights[i]
+            lastAvailable = i
+            if !tried.contains(i) {
+                freshTotal += weights[i]
+                lastFresh = i
+            }
         }
-        let pool = fresh.isEmpty ? available : fresh
-        guard !pool.isEmpty else { return nil }
-        if pool.count == 1 { return pool[0] }
-        let total = pool.reduce(0) { $0 + weights[$1] }
+        let onlyFresh = lastFresh != nil
+        guard let fallback = onlyFresh ? lastFresh : lastAvailable else { return nil }
+        let total = onlyFresh ? freshTotal : availableTotal
+        // Second pass: walk the same pool to the drawn point.
         var target = min(max(draw, 0), 0.999_999_999) * total
-        for i in pool {
+        for i in weights.indices where isAvailable(i) && (!onlyFresh || !tried.contains(i)) {
             target -= weights[i]
             if target < 0 { return i }
         }
-        return pool[pool.count - 1]
+        return fallback
     }
 }

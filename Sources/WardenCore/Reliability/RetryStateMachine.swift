@@ -74,8 +74,14 @@ public struct RetryStateMachine: Sendable {
     public private(set) var attempts = 0
 
     public init(primary: Step, fallbacks: [Step], contextFallbacks: [Step], backoff: BackoffPolicy) {
-        self.steps = [primary] + fallbacks
-        self.contextSteps = contextFallbacks
+        self.init(steps: [primary] + fallbacks, contextSteps: contextFallbacks, backoff: backoff)
+    }
+
+    /// - Parameter steps: the requested model first, then its fallbacks (precomputed once per configuration).
+    public init(steps: [Step], contextSteps: [Step], backoff: BackoffPolicy) {
+        precondition(!steps.isEmpty, "a retry plan needs the requested model")
+        self.steps = steps
+        self.contextSteps = contextSteps
         self.backoff = backoff
     }
 

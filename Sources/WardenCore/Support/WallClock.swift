@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -36,6 +37,24 @@ public enum WallClock {
         }
         let millis = String(ms % 1000)
         return prefix + "." + String(repeating: "0", count: 3 - millis.count) + millis + "Z"
+    }
+
+    /// Writes `rfc3339(unixMilliseconds:)` into `buffer` without allocating a string per call.
+    public static func writeRFC3339(unixMilliseconds ms: Int64, to buffer: inout ByteBuffer) {
+        let second = ms / 1000
+        let prefix = lastSecond.withLock { cached -> String in
+            if cached.second == second { return cached.text }
+            let text = formatSecond(second)
+            cached = (second, text)
+            return text
+        }
+        buffer.writeString(prefix)
+        let millis = Int(ms % 1000)
+        buffer.writeInteger(UInt8(ascii: "."))
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(millis / 100))
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(millis % 10))
+        buffer.writeInteger(UInt8(ascii: "Z"))
     }
 
     /// `2026-11-29T21:34:19` for a Unix second.

@@ -68,11 +68,7 @@ public struct AnthropicProvider: ProviderClient {
         } catch {
             throw HTTPTransport.mapTransportError(error, api: .anthropic)
         }
-        guard let json = try? JSONParser.parse(bytes), var decoded = AnthropicResponseCodec.decode(json) else {
-            throw UpstreamFailure(.retryableStatus(502, "the upstream sent an unreadable response body"), api: .anthropic)
-        }
-        decoded.created = WallClock.unixSeconds()
-        return ProviderChatResult(response: decoded, rawBody: bytes)
+        return try ProviderChatResult.scan(bytes, wire: .anthropic)
     }
 
     public func streamChat(

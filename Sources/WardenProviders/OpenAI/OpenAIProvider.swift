@@ -62,10 +62,7 @@ public struct OpenAIProvider: ProviderClient {
         } catch {
             throw HTTPTransport.mapTransportError(error, api: .openAI)
         }
-        guard let json = try? JSONParser.parse(bytes), let decoded = OpenAIResponseCodec.decode(json) else {
-            throw UpstreamFailure(.retryableStatus(502, "the upstream sent an unreadable response body"), api: .openAI)
-        }
-        return ProviderChatResult(response: decoded, rawBody: bytes)
+        return try ProviderChatResult.scan(bytes, wire: .openAI)
     }
 
     public func streamChat(

@@ -28,6 +28,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.registry = registry
     }
 
+    /// A request whose head announced a body that has not fully arrived yet.
+    private var awaitingBody = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
@@ -35,25 +38,34 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             isAnthropicPath = head.path?.hasPrefix("/v1/messages") ?? false
             let length = head.headerFields[.contentLength].flatMap(Int.init) ?? 0
             let chunked = head.headerFields[.transferEncoding]?.lowercased().contains("chunked") ?? false
-            if length > 0 || chunked {
-                let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-                let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-                timer = context.eventLoop.scheduleTask(in: bodyTimeout) {
-                    loopBoundSelf.value.bodyTimedOut(context: loopBoundContext.value)
-                }
-            }
+            awaitingBody = length > 0 || chunked
         case .body:
             break
         case .end:
+            awaitingBody = false
             timer?.cancel()
             timer = nil
         }
         context.fireChannelRead(data)
     }
 
+    /// The timer starts only when a read ends with the body still incomplete: a typical request arrives
+    /// whole in one read and never pays for a timer.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if awaitingBody, timer == nil, !responseStarted {
+            let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleTask(in: bodyTimeout) {
+                loopBoundSelf.value.bodyTimedOut(context: loopBoundContext.value)
+            }
+        }
+        context.fireChannelReadComplete()
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .head = unwrapOutboundIn(data) {
             responseStarted = true
+            awaitingBody = false
             timer?.cancel()
             timer = nil
         }
@@ -79,7 +91,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func bodyTimedOut(context: ChannelHandlerContext) {
         timer = nil
-        guard !responseStarted else { return }
+        guard !responseStarted, awaitingBody else { return }
         responseStarted = true
         let error = GatewayError.requestTimeout(seconds: Double(bodyTimeout.nanoseconds) / 1e9)
         let body = error.body(for: isAnthropicPath ? .anthropic : .openAI).jsonBuffer

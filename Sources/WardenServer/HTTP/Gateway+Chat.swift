@@ -48,17 +48,18 @@ extension Gateway {
 
     private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) -> Response {
         let body: ByteBuffer
-        if completed.rawAPI == exchange.api, let raw = completed.rawBody {
-            body = raw
-        } else {
-            var response = completed.response
+        if case .upstream(let result) = completed.body, result.wire == exchange.api {
+            body = result.rawBody
+        } else if var response = completed.response() {
             if response.model.isEmpty { response.model = chat.model }
             let object =
                 exchange.api == .openAI
                 ? OpenAIResponseCodec.encode(response) : AnthropicResponseCodec.encode(response)
             body = object.jsonBuffer
+        } else {
+            return fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
         }
-        let usage = completed.response.usage
+        let usage = completed.usage
         var response = HTTPResponses.json(body, requestID: exchange.requestID)
         let snapshot = exchange.trace.snapshot
         if let served = snapshot.servedModel { response.headers[.wardenModel] = served }

@@ -28,7 +28,7 @@ public struct AccessLogEntry: Sendable {
     /// Writes the entry as one JSON object.
     func write(to b: inout ByteBuffer) {
         b.writeStaticString("{\"ts\":\"")
-        b.writeString(WallClock.rfc3339(unixMilliseconds: WallClock.unixMilliseconds()))
+        WallClock.writeRFC3339(unixMilliseconds: WallClock.unixMilliseconds(), to: &b)
         b.writeStaticString("\",\"level\":\"info\",\"msg\":\"request\",\"logger\":\"warden.access\"")
         field("request_id", requestID, &b)
         field("method", method, &b)
@@ -71,14 +71,46 @@ public struct AccessLogEntry: Sendable {
         b.writeStaticString(",\"")
         b.writeStaticString(name)
         b.writeStaticString("\":")
-        b.writeString(String(value))
+        b.writeDecimal(value)
     }
 
     private func milliseconds(_ name: StaticString, _ value: Duration, _ b: inout ByteBuffer) {
         b.writeStaticString(",\"")
         b.writeStaticString(name)
         b.writeStaticString("\":")
-        b.writeString(formatMilliseconds(value))
+        b.writeMilliseconds(value)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes a decimal integer without going through `String`.
+    mutating func writeDecimal(_ value: Int) {
+        if value < 0 { writeInteger(UInt8(ascii: "-")) }
+        var v = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var i = raw.count
+            repeat {
+                i -= 1
+                raw[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            } while v > 0
+            writeBytes(UnsafeRawBufferPointer(rebasing: raw[i...]))
+        }
+    }
+
+    /// Writes a duration as milliseconds with three decimals (`12.345`).
+    mutating func writeMilliseconds(_ d: Duration) {
+        let c = d.components
+        let micros = max(0, c.seconds * 1_000_000 + c.attoseconds / 1_000_000_000_000)
+        writeDecimal(Int(micros / 1000))
+        writeInteger(UInt8(ascii: "."))
+        let frac = Int(micros % 1000)
+        if frac < 100 { writeInteger(UInt8(ascii: "0")) }
+        if frac < 10 { writeInteger(UInt8(ascii: "0")) }
+        writeDecimal(frac)
     }
 }
 

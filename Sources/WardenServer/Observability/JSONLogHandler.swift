@@ -16,18 +16,25 @@ public struct JSONLogHandler: LogHandler {
         self.logLevel = level
     }
 
+    /// Hummingbird tags its logger with a request id on every request; kept out of the dictionary so that
+    /// tagging does not copy it.
+    private var hummingbirdRequestID: Logger.Metadata.Value?
+
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
+        get { key == "hb.request.id" ? hummingbirdRequestID : metadata[key] }
+        set {
+            if key == "hb.request.id" { hummingbirdRequestID = newValue } else { metadata[key] = newValue }
+        }
     }
 
     public func log(event: LogEvent) {
-        let ts = WallClock.rfc3339(unixMilliseconds: WallClock.unixMilliseconds())
+        let now = WallClock.unixMilliseconds()
         var merged = metadata
+        if let id = hummingbirdRequestID { merged["hb.request.id"] = id }
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         sink.write { b in
             b.writeStaticString("{\"ts\":\"")
-            b.writeString(ts)
+            WallClock.writeRFC3339(unixMilliseconds: now, to: &b)
             b.writeStaticString("\",\"level\":\"")
             b.writeString(event.level.rawValue)
             b.writeStaticString("\",\"msg\":")

@@ -16,12 +16,34 @@ public struct GatewayContext: Sendable {
     public let runtime: GatewayRuntime
 }
 
-/// A complete chat answer on its way back to the client.
+/// A complete chat answer on its way back to the client: either an upstream's own bytes (sent unchanged
+/// to a client of the same API) or a canonical response (translated, or produced by a stage).
 public struct CompletedChat: Sendable {
-    public var response: ChatResponse
-    /// The upstream's bytes, sendable unchanged when `rawAPI` is the client's API.
-    public var rawBody: ByteBuffer?
-    public var rawAPI: ClientAPI
+    public enum Body: Sendable {
+        case upstream(ProviderChatResult)
+        case canonical(ChatResponse)
+    }
+
+    public var body: Body
+    public var usage: Usage?
+
+    public init(upstream result: ProviderChatResult) {
+        body = .upstream(result)
+        usage = result.usage
+    }
+
+    public init(canonical response: ChatResponse) {
+        body = .canonical(response)
+        usage = response.usage
+    }
+
+    /// The answer in canonical form (decoding the upstream's bytes if need be).
+    public func response() -> ChatResponse? {
+        switch body {
+        case .upstream(let result): result.decodedResponse()
+        case .canonical(let response): response
+        }
+    }
 }
 
 /// A streamed chat answer: the first chunk (already received, so the call counts as started) and the rest.
@@ -101,8 +123,7 @@ public struct UpstreamStage: ChatStage {
                 request, upstreamModel: deployment.upstreamModel, timeouts: model.timeouts,
                 context: Self.upstreamContext(context, deployment: deployment))
         }
-        return .complete(
-            CompletedChat(response: served.value.response, rawBody: served.value.rawBody, rawAPI: served.deployment.provider.wire))
+        return .complete(CompletedChat(upstream: served.value))
     }
 
     static func upstreamContext(_ context: GatewayContext, deployment: RouteDeployment) -> UpstreamContext {

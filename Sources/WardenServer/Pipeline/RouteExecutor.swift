@@ -47,14 +47,11 @@ struct RouteExecutor: Sendable {
         attempt: (RouteDeployment, RouteModel) async throws -> T
     ) async throws -> Served<T> {
         guard let primary = runtime.models[name] else { throw GatewayError.modelNotFound(name) }
-        func step(_ model: String) -> RetryStateMachine.Step {
-            RetryStateMachine.Step(model: model, retries: runtime.models[model]?.config.retries ?? 0)
-        }
-        var machine = RetryStateMachine(
-            primary: step(name), fallbacks: primary.config.fallbacks.map(step),
-            contextFallbacks: primary.config.contextFallbacks.map(step), backoff: runtime.backoff)
+        var machine = RetryStateMachine(steps: primary.retrySteps, contextSteps: primary.contextSteps, backoff: runtime.backoff)
         var action = machine.start()
-        var tried: [String: [Int]] = [:]
+        // Deployments already tried, per model; filled only when a request needs a second attempt.
+        var tried: [(model: String, index: Int)] = []
+        var current: (model: String, index: Int)?
         var lastFailure: UpstreamFailure?
         var lastModel = name
         while true {
@@ -72,11 +69,14 @@ struct RouteExecutor: Sendable {
                     action = machine.next(after: .noHealthyDeployment, jitter: .random(in: 0...1))
                     continue
                 }
-                guard let index = pickDeployment(model, tried: tried[modelName] ?? []) else {
+                if let previous = current { tried.append(previous) }
+                current = nil
+                let triedHere = tried.isEmpty ? [] : tried.filter { $0.model == modelName }.map(\.index)
+                guard let index = pickDeployment(model, tried: triedHere) else {
                     action = machine.next(after: .noHealthyDeployment, jitter: .random(in: 0...1))
                     continue
                 }
-                tried[modelName, default: []].append(index)
+                current = (modelName, index)
                 let deployment = model.deployments[index]
                 trace.update {
                     $0.attempts += 1

@@ -20,6 +20,9 @@ public struct RouteModel: Sendable {
     public let deployments: [RouteDeployment]
     public let weights: [Double]
     public let timeouts: AttemptTimeouts
+    /// This model then its fallbacks, each with its own retries: the retry plan, built once.
+    public let retrySteps: [RetryStateMachine.Step]
+    public let contextSteps: [RetryStateMachine.Step]
 }
 
 /// Everything a request needs from the configuration, immutable and swapped whole on reload.
@@ -89,9 +92,13 @@ public final class GatewayRuntime: Sendable {
                     provider: byName[d.provider]!, providerName: d.provider, upstreamModel: d.model, weight: d.weight,
                     healthKey: "\(d.provider)/\(d.model)")
             }
+            func step(_ model: String) -> RetryStateMachine.Step {
+                RetryStateMachine.Step(model: model, retries: config.model(named: model)?.retries ?? 0)
+            }
             models[name] = RouteModel(
                 name: name, config: m, deployments: deployments, weights: deployments.map(\.weight),
-                timeouts: AttemptTimeouts(m.timeout))
+                timeouts: AttemptTimeouts(m.timeout), retrySteps: [step(name)] + m.fallbacks.map(step),
+                contextSteps: m.contextFallbacks.map(step))
         }
         var staticKeys: [(config: StaticKeyConfiguration, value: String)] = []
         for (i, k) in config.keys.enumerated() {
