@@ -63,6 +63,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The tamper-evident audit log: RFC 6962 Merkle tree, RFC 8785 canonical JSON, Ed25519 signed checkpoints.
+        .target(
+            name: "WardenAudit",
+            dependencies: [
+                "WardenCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Persistent stores (SQLite now; PostgreSQL later).
         .target(
             name: "WardenStore",
@@ -82,6 +91,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -109,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WardenCoreTests",
-            dependencies: ["WardenCore", "WardenMockUpstream"],
+            dependencies: ["WardenCore", "WardenMockUpstream", "WardenAudit"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

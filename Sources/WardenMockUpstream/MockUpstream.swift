@@ -98,14 +98,8 @@ public struct MockUpstream: Sendable {
         }
         let behaviour = MockBehaviour(model: parsed.model)
         switch behaviour {
-        case .fail503:
-            return Self.errorResponse(GatewayError.upstreamError("mock deployment fail-503 always fails"), api: api, status: .serviceUnavailable)
-        case .fail429:
-            var r = Self.errorResponse(
-                GatewayError.upstreamRateLimited(retryAfterSeconds: 1, detail: "mock deployment fail-429"), api: api,
-                status: .tooManyRequests)
-            r.headers[.retryAfter] = "1"
-            return r
+        case .fail503, .fail429:
+            return Self.failure(behaviour, api: api)!
         case .slow(let ms):
             // Sleep in steps, noticing a client that gave up (Warden cancelling its upstream call).
             let until = ContinuousClock.now + .milliseconds(ms)
@@ -237,11 +231,7 @@ public struct MockUpstream: Sendable {
             journal.record(method: "POST", path: request.uri.path, headers: request.headers, body: json)
             let parsed = try EmbeddingsRequest.decode(json)
             switch MockBehaviour(model: parsed.model) {
-            case .fail503: return Self.errorResponse(.upstreamError("mock deployment fail-503 always fails"), api: .openAI, status: .serviceUnavailable)
-            case .fail429:
-                var r = Self.errorResponse(.upstreamRateLimited(retryAfterSeconds: 1, detail: "mock"), api: .openAI, status: .tooManyRequests)
-                r.headers[.retryAfter] = "1"
-                return r
+            case .fail503, .fail429: return Self.failure(MockBehaviour(model: parsed.model), api: .openAI)!
             case .slow(let ms): try? await Task.sleep(for: .milliseconds(ms))
             default: break
             }
@@ -281,6 +271,21 @@ public struct MockUpstream: Sendable {
             "object": "list",
             "data": .array(names.map { ["id": .string($0), "object": "model", "created": 0, "owned_by": "warden-mock"] }),
         ])
+    }
+
+    /// The answer of the always-failing behaviours.
+    static func failure(_ behaviour: MockBehaviour, api: ClientAPI) -> Response? {
+        switch behaviour {
+        case .fail503:
+            return errorResponse(.upstreamError("mock deployment fail-503 always fails"), api: api, status: .serviceUnavailable)
+        case .fail429:
+            var r = errorResponse(
+                .upstreamRateLimited(retryAfterSeconds: 1, detail: "mock deployment fail-429"), api: api, status: .tooManyRequests)
+            r.headers[.retryAfter] = "1"
+            return r
+        default:
+            return nil
+        }
     }
 
     static func json(_ object: JSONObject, status: HTTPResponse.Status = .ok) -> Response {

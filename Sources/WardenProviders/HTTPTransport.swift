@@ -150,6 +150,36 @@ extension HTTPTransport {
         return UpstreamFailure(.connection("\(error)"), api: api)
     }
 
+    /// An upstream request: the headers given, and a JSON body with its type and length if there is one.
+    static func jsonRequest(
+        url: String, method: HTTPMethod, headers: [(String, String)], body: JSONObject?
+    ) -> HTTPClientRequest {
+        jsonRequest(url: url, method: method, headers: headers, bytes: body?.jsonBuffer)
+    }
+
+    static func jsonRequest(
+        url: String, method: HTTPMethod, headers: [(String, String)], bytes: ByteBuffer?
+    ) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (n, v) in headers { request.headers.add(name: n, value: v) }
+        if let bytes {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Length", value: String(bytes.readableBytes))
+            request.body = .bytes(bytes)
+        }
+        return request
+    }
+
+    /// Reads a whole response body, mapping transport errors like `send` does.
+    static func collect(_ response: HTTPClientResponse, upTo limit: Int, api: ClientAPI) async throws -> ByteBuffer {
+        do {
+            return try await response.body.collect(upTo: limit)
+        } catch {
+            throw mapTransportError(error, api: api)
+        }
+    }
+
     /// Parses `Retry-After` (seconds or an HTTP date) and OpenAI's `retry-after-ms`.
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
         if let ms = headers.first(name: "retry-after-ms").flatMap(Double.init), ms >= 0 {

@@ -124,6 +124,23 @@ struct GatewayTests {
         }
     }
 
+    @Test("bytes that are not HTTP get a JSON 400, not an empty body")
+    func malformedHTTP() async throws {
+        try await Harness.with(models: Self.models) { h in
+            let port = Int(h.baseURL.split(separator: ":").last!)!
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port).get()
+            let received = ResponseCollector()
+            try await channel.pipeline.addHandler(received).get()
+            try await channel.writeAndFlush(ByteBuffer(string: "POST /v1/chat/completions HTTP/1.1\r\nHost x\r\n\r\n")).get()
+            try await channel.closeFuture.get()
+            let text = received.text
+            #expect(text.hasPrefix("HTTP/1.1 400"))
+            #expect(text.contains("malformed_http"))
+            #expect(try await h.send("/v1/chat/completions", json: h.chat("fast")).status == 200)
+        }
+    }
+
     @Test("SIGTERM-style shutdown: unready at once, requests still served during drain_delay")
     func drain() async throws {
         try await Harness.with(models: Self.models, extra: "shutdown: {drain_delay: 1s, timeout: 5s}") { h in

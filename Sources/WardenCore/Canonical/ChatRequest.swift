@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A chat request in Warden's canonical form, independent of the API the client used.
 ///
 /// Both public APIs decode into it (OpenAI chat completions and Anthropic messages), and each provider
@@ -31,6 +33,9 @@ public struct ChatRequest: Sendable {
     public var api: ClientAPI
     /// The client's request body as received, for same-format forwarding.
     public var original: JSONObject
+    /// The client's body bytes and where its top-level `model` value lies in them: a same-API upstream
+    /// gets these bytes with only the model spliced in, instead of a re-serialization.
+    public var originalBytes: (body: ByteBuffer, modelSpan: Range<Int>)?
 
     public init(model: String, messages: [ChatMessage], api: ClientAPI, original: JSONObject = JSONObject()) {
         self.model = model
@@ -45,6 +50,7 @@ public struct ChatRequest: Sendable {
         self.includeUsage = false
         self.api = api
         self.original = original
+        self.originalBytes = nil
     }
 
     /// All text the request carries (system and messages), for token estimates and the mock's usage.

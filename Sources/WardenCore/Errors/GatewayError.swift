@@ -11,7 +11,7 @@ public enum ClientAPI: String, Sendable {
 /// logs only and never leaves the process.
 public struct GatewayError: Error, Sendable, CustomStringConvertible {
     enum Code: Sendable, Equatable {
-        case invalidJSON, invalidValue, missingField, invalidAPIKey, modelNotAllowed, policyDenied
+        case malformedHTTP, invalidJSON, invalidValue, missingField, invalidAPIKey, modelNotAllowed, policyDenied
         case modelNotFound, notFound, methodNotAllowed, requestTimeout, requestTooLarge
         case upstreamClientError, upstreamRateLimited, upstreamError, noHealthyDeployment, upstreamTimeout
         case unsupported, internalError, shuttingDown
@@ -60,7 +60,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     /// case retrying the same request cannot succeed and `x-should-retry: false` is sent.
     public var isRefusal: Bool {
         switch code {
-        case .invalidJSON, .invalidValue, .missingField, .invalidAPIKey, .modelNotAllowed, .policyDenied,
+        case .malformedHTTP, .invalidJSON, .invalidValue, .missingField, .invalidAPIKey, .modelNotAllowed, .policyDenied,
             .modelNotFound, .notFound, .methodNotAllowed, .requestTimeout, .requestTooLarge, .unsupported:
             true
         default: false
@@ -82,6 +82,13 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     }
 
     // MARK: Factories
+
+    /// The bytes on the connection are not a valid HTTP/1.1 request.
+    public static func malformedHTTP(_ detail: String) -> GatewayError {
+        GatewayError(
+            .malformedHTTP, status: 400, type: "invalid_request_error", codeName: "malformed_http",
+            message: "The request is not valid HTTP/1.1 (\(detail)).")
+    }
 
     public static func invalidJSON(_ detail: String) -> GatewayError {
         GatewayError(

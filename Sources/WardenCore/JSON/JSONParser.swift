@@ -39,6 +39,20 @@ public enum JSONParser {
         return try result.get()
     }
 
+    /// Parses `buffer` and also returns where the top-level member `key`'s value lies in it (byte offsets
+    /// from the reader index), so a forwarder can replace just that value.
+    public static func parse(_ buffer: ByteBuffer, spanOf key: String) throws(JSONParseError) -> (JSONValue, Range<Int>?) {
+        let result = buffer.withUnsafeReadableBytes { raw in
+            Result { () throws(JSONParseError) -> (JSONValue, Range<Int>?) in
+                var p = Cursor(raw)
+                p.spanKey = key
+                let value = try p.parseDocument()
+                return (value, p.span)
+            }
+        }
+        return try result.get()
+    }
+
     public static func parse(_ string: String) throws(JSONParseError) -> JSONValue {
         var s = string
         let result = s.withUTF8 { buffer in
@@ -59,7 +73,7 @@ public enum JSONParser {
                 var p = Cursor(raw)
                 p.skipWhitespace()
                 guard p.i < raw.count, raw[p.i] == UInt8(ascii: "{") else { throw p.fail("expected a JSON object") }
-                let object = try p.parseObjectKeeping(keys)
+                let object = try p.parseObject(keeping: keys)
                 p.skipWhitespace()
                 if p.i < raw.count { throw p.fail("unexpected data after the JSON value") }
                 return object
@@ -72,6 +86,9 @@ public enum JSONParser {
         let bytes: UnsafeRawBufferPointer
         var i = 0
         var depth = 0
+        /// A top-level member whose value's byte range to record in `span`.
+        var spanKey: String?
+        var span: Range<Int>?
 
         init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -129,15 +146,20 @@ public enum JSONParser {
         }
 
         mutating func parseObject() throws(JSONParseError) -> JSONValue {
+            .object(try parseObject(keeping: nil))
+        }
+
+        /// Parses an object. With `keeping`, only those members are built; the others are skipped.
+        mutating func parseObject(keeping keys: [String]?) throws(JSONParseError) -> JSONObject {
             try enter()
             i += 1  // {
             var members: [(key: String, value: JSONValue)] = []
-            members.reserveCapacity(8)
+            members.reserveCapacity(keys == nil ? 8 : 1)
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
                 i += 1
                 depth -= 1
-                return .object(JSONObject())
+                return JSONObject()
             }
             while true {
                 skipWhitespace()
@@ -148,11 +170,17 @@ public enum JSONParser {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after object key") }
                 i += 1
                 skipWhitespace()
-                let value = try parseValue()
-                if let dup = members.firstIndex(where: { $0.key == key }) {
-                    members[dup].value = value
+                if let keys, !keys.contains(key) {
+                    try skipValue()
                 } else {
-                    members.append((key, value))
+                    let valueStart = i
+                    let value = try parseValue()
+                    if depth == 1, let spanKey, key == spanKey { span = valueStart..<i }
+                    if let dup = members.firstIndex(where: { $0.key == key }) {
+                        members[dup].value = value
+                    } else {
+                        members.append((key, value))
+                    }
                 }
                 skipWhitespace()
                 guard i < bytes.count else { throw fail("unexpected end of input in object") }
@@ -167,42 +195,6 @@ public enum JSONParser {
                 throw fail("expected ',' or '}' in object")
             }
             depth -= 1
-            return .object(JSONObject(uniqueMembers: members))
-        }
-
-        mutating func parseObjectKeeping(_ keys: [String]) throws(JSONParseError) -> JSONObject {
-            i += 1  // {
-            var members: [(key: String, value: JSONValue)] = []
-            skipWhitespace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
-                i += 1
-                return JSONObject()
-            }
-            while true {
-                skipWhitespace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key in object") }
-                let key = try parseString()
-                skipWhitespace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after object key") }
-                i += 1
-                skipWhitespace()
-                if keys.contains(key) {
-                    members.append((key, try parseValue()))
-                } else {
-                    try skipValue()
-                }
-                skipWhitespace()
-                guard i < bytes.count else { throw fail("unexpected end of input in object") }
-                if bytes[i] == UInt8(ascii: ",") {
-                    i += 1
-                    continue
-                }
-                if bytes[i] == UInt8(ascii: "}") {
-                    i += 1
-                    break
-                }
-                throw fail("expected ',' or '}' in object")
-            }
             return JSONObject(uniqueMembers: members)
         }
 

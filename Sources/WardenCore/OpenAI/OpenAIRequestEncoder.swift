@@ -1,5 +1,38 @@
+import NIOCore
+
 /// Encodes a canonical `ChatRequest` as an OpenAI chat-completions body for an upstream.
 public enum OpenAIRequestEncoder {
+    /// The upstream body's bytes. For an OpenAI client whose bytes Warden still has, the client's body is
+    /// forwarded with only the `model` value replaced (and the usage option added to streams when the
+    /// client did not set it), without re-serializing it.
+    public static func body(_ request: ChatRequest, upstreamModel: String) -> ByteBuffer {
+        if request.api == .openAI, let (original, span) = request.originalBytes {
+            let needsUsageOption = request.stream && request.original["stream_options"]?["include_usage"] != .bool(true)
+            if !needsUsageOption || request.original["stream_options"] == nil {
+                var out = ByteBuffer()
+                out.reserveCapacity(original.readableBytes + upstreamModel.utf8.count + 48)
+                var head = original.getSlice(at: original.readerIndex, length: span.lowerBound)!
+                out.writeBuffer(&head)
+                JSONValue.writeString(upstreamModel, to: &out)
+                var tail = original.getSlice(
+                    at: original.readerIndex + span.upperBound, length: original.readableBytes - span.upperBound)!
+                if needsUsageOption {
+                    // The body ends with its object's closing brace (and maybe whitespace): add the option before it.
+                    var end = tail.readableBytes
+                    while end > 0, tail.getInteger(at: tail.readerIndex + end - 1, as: UInt8.self) != UInt8(ascii: "}") { end -= 1 }
+                    guard end > 0 else { return encodeChat(request, upstreamModel: upstreamModel).jsonBuffer }
+                    var beforeBrace = tail.getSlice(at: tail.readerIndex, length: end - 1)!
+                    out.writeBuffer(&beforeBrace)
+                    out.writeStaticString(#","stream_options":{"include_usage":true}}"#)
+                } else {
+                    out.writeBuffer(&tail)
+                }
+                return out
+            }
+        }
+        return encodeChat(request, upstreamModel: upstreamModel).jsonBuffer
+    }
+
     /// The upstream body. A request that came in through the OpenAI API is forwarded as the client sent
     /// it (unknown fields included), with `model` replaced and usage always requested on streams.
     public static func encodeChat(_ request: ChatRequest, upstreamModel: String) -> JSONObject {

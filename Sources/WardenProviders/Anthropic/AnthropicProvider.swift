@@ -36,22 +36,14 @@ public struct AnthropicProvider: ProviderClient {
     func makeRequest(path: String, body: JSONObject?, context: UpstreamContext?, method: HTTPMethod = .POST)
         -> HTTPClientRequest
     {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = method
-        if let apiKey { request.headers.add(name: "x-api-key", value: apiKey) }
+        var headers = extraHeaders
+        if let apiKey { headers.append(("x-api-key", apiKey)) }
         var version = anthropicVersion
         for (n, v) in context?.forwardedHeaders ?? [] {
-            if n == "anthropic-version" { version = v } else { request.headers.add(name: n, value: v) }
+            if n == "anthropic-version" { version = v } else { headers.append((n, v)) }
         }
-        request.headers.add(name: "anthropic-version", value: version)
-        for (n, v) in extraHeaders { request.headers.add(name: n, value: v) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            let bytes = body.jsonBuffer
-            request.headers.add(name: "Content-Length", value: String(bytes.readableBytes))
-            request.body = .bytes(bytes)
-        }
-        return request
+        headers.append(("anthropic-version", version))
+        return HTTPTransport.jsonRequest(url: baseURL + path, method: method, headers: headers, body: body)
     }
 
     public func chat(
@@ -62,12 +54,7 @@ public struct AnthropicProvider: ProviderClient {
         let response = try await transport.send(
             makeRequest(path: "/v1/messages", body: body, context: context), timeouts: timeouts, api: .anthropic,
             logger: context.logger, classify: Self.classify)
-        let bytes: ByteBuffer
-        do {
-            bytes = try await response.body.collect(upTo: maxResponseBytes)
-        } catch {
-            throw HTTPTransport.mapTransportError(error, api: .anthropic)
-        }
+        let bytes = try await HTTPTransport.collect(response, upTo: maxResponseBytes, api: .anthropic)
         return try ProviderChatResult.scan(bytes, wire: .anthropic)
     }
 
@@ -114,12 +101,7 @@ public struct AnthropicProvider: ProviderClient {
         let response = try await transport.send(
             makeRequest(path: "/v1/messages/count_tokens", body: body, context: context), timeouts: timeouts,
             api: .anthropic, logger: context.logger, classify: Self.classify)
-        let bytes: ByteBuffer
-        do {
-            bytes = try await response.body.collect(upTo: 1024 * 1024)
-        } catch {
-            throw HTTPTransport.mapTransportError(error, api: .anthropic)
-        }
+        let bytes = try await HTTPTransport.collect(response, upTo: 1024 * 1024, api: .anthropic)
         guard let n = (try? JSONParser.parse(bytes))?["input_tokens"]?.intValue else {
             throw UpstreamFailure(.retryableStatus(502, "the upstream sent an unreadable count_tokens body"), api: .anthropic)
         }

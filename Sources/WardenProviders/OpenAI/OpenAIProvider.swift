@@ -36,46 +36,33 @@ public struct OpenAIProvider: ProviderClient {
     }
 
     func makeRequest(url: String, body: JSONObject?, method: HTTPMethod = .POST) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        for (n, v) in extraHeaders { request.headers.add(name: n, value: v) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            let bytes = body.jsonBuffer
-            request.headers.add(name: "Content-Length", value: String(bytes.readableBytes))
-            request.body = .bytes(bytes)
-        }
-        return request
+        makeRequest(url: url, bytes: body?.jsonBuffer, method: method)
+    }
+
+    func makeRequest(url: String, bytes: ByteBuffer?, method: HTTPMethod = .POST) -> HTTPClientRequest {
+        var headers = extraHeaders
+        if let apiKey { headers.append(("Authorization", "Bearer \(apiKey)")) }
+        return HTTPTransport.jsonRequest(url: url, method: method, headers: headers, bytes: bytes)
     }
 
     public func chat(
         _ request: ChatRequest, upstreamModel: String, timeouts: AttemptTimeouts, context: UpstreamContext
     ) async throws -> ProviderChatResult {
-        let body = OpenAIRequestEncoder.encodeChat(request, upstreamModel: upstreamModel)
+        let body = OpenAIRequestEncoder.body(request, upstreamModel: upstreamModel)
         let response = try await transport.send(
-            makeRequest(url: chatURL, body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
+            makeRequest(url: chatURL, bytes: body), timeouts: timeouts, api: .openAI, logger: context.logger,
             classify: Self.classify)
-        let bytes: ByteBuffer
-        do {
-            bytes = try await response.body.collect(upTo: maxResponseBytes)
-        } catch {
-            throw HTTPTransport.mapTransportError(error, api: .openAI)
-        }
+        let bytes = try await HTTPTransport.collect(response, upTo: maxResponseBytes, api: .openAI)
         return try ProviderChatResult.scan(bytes, wire: .openAI)
     }
 
     public func streamChat(
         _ request: ChatRequest, upstreamModel: String, timeouts: AttemptTimeouts, context: UpstreamContext
     ) async throws -> ChatEventStream {
-        var body = OpenAIRequestEncoder.encodeChat(request, upstreamModel: upstreamModel)
-        body["stream"] = true
-        var options = body["stream_options"]?.objectValue ?? JSONObject()
-        options["include_usage"] = true
-        body["stream_options"] = .object(options)
+        let body = OpenAIRequestEncoder.body(request, upstreamModel: upstreamModel)
         let start = NIODeadline.now()
         let response = try await transport.send(
-            makeRequest(url: chatURL, body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
+            makeRequest(url: chatURL, bytes: body), timeouts: timeouts, api: .openAI, logger: context.logger,
             classify: Self.classify)
         let client = transport.client(connectTimeout: timeouts.connect)
         let decoder = DecoderBox(OpenAIStreamDecoder())
@@ -95,12 +82,7 @@ public struct OpenAIProvider: ProviderClient {
         let response = try await transport.send(
             makeRequest(url: embeddingsURL, body: body), timeouts: timeouts, api: .openAI, logger: context.logger,
             classify: Self.classify)
-        let bytes: ByteBuffer
-        do {
-            bytes = try await response.body.collect(upTo: maxResponseBytes)
-        } catch {
-            throw HTTPTransport.mapTransportError(error, api: .openAI)
-        }
+        let bytes = try await HTTPTransport.collect(response, upTo: maxResponseBytes, api: .openAI)
         guard let json = try? JSONParser.parse(bytes), json["data"] != nil else {
             throw UpstreamFailure(.retryableStatus(502, "the upstream sent an unreadable embeddings body"), api: .openAI)
         }

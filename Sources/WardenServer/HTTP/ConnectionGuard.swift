@@ -1,5 +1,6 @@
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 import Synchronization
 import WardenCore
@@ -89,18 +90,39 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelInactive()
     }
 
+    /// A request that is not valid HTTP/1.1 gets a JSON 400 and the connection is closed. (Left alone,
+    /// Hummingbird would answer with an empty body.)
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        timer?.cancel()
+        timer = nil
+        guard !responseStarted else {
+            context.close(promise: nil)
+            return
+        }
+        refuse(.malformedHTTP("\(error)"), status: .badRequest, context: context)
+    }
+
     private func bodyTimedOut(context: ChannelHandlerContext) {
         timer = nil
         guard !responseStarted, awaitingBody else { return }
+        refuse(.requestTimeout(seconds: Double(bodyTimeout.nanoseconds) / 1e9), status: .requestTimeout, context: context)
+    }
+
+    /// Answers `error` directly on the channel and closes it.
+    private func refuse(_ error: GatewayError, status: HTTPResponse.Status, context: ChannelHandlerContext) {
         responseStarted = true
-        let error = GatewayError.requestTimeout(seconds: Double(bodyTimeout.nanoseconds) / 1e9)
+        awaitingBody = false
         let body = error.body(for: isAnthropicPath ? .anthropic : .openAI).jsonBuffer
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(body.readableBytes)
         fields[.connection] = "close"
         fields[HTTPField.Name("x-should-retry")!] = "false"
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: .requestTimeout, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             context.close(promise: nil)

@@ -12,10 +12,12 @@ extension Gateway {
         let gateway: GatewayContext
         do {
             let principal = try authenticate(request, exchange: &exchange)
-            let json = try await readJSON(request, exchange: exchange)
-            chat =
+            let (json, body, modelSpan) = try await readJSON(request, exchange: exchange, spanOf: "model")
+            var decoded =
                 api == .openAI
                 ? try OpenAIRequestDecoder.decodeChat(json) : try AnthropicRequestDecoder.decodeMessages(json)
+            if let modelSpan { decoded.originalBytes = (body, modelSpan) }
+            chat = decoded
             exchange.entry.model = chat.model
             exchange.entry.stream = chat.stream
             gateway = GatewayContext(
@@ -99,7 +101,7 @@ extension Gateway {
                         throw ClientGone()
                     }
                     let elapsed = ContinuousClock.now - start
-                    trace.update { $0.clientWrite += elapsed }
+                    trace.update { $0.client += elapsed }
                 }
                 var status = 200
                 var failure: GatewayError?

@@ -44,10 +44,11 @@ public final class Gateway: Sendable {
             entry = AccessLogEntry(requestID: requestID, method: request.method.rawValue, path: request.uri.path, api: api)
         }
 
-        /// Time spent in Warden: everything except waiting on upstreams, backoff sleeps and slow clients.
+        /// Time spent in Warden: everything except waiting on upstreams, backoff sleeps and the client
+        /// (its request body, and taking streamed bytes).
         func overhead(now: ContinuousClock.Instant = .now) -> Duration {
             let t = trace.snapshot
-            let d = (now - start) - t.upstream - t.backoff - t.clientWrite
+            let d = (now - start) - t.upstream - t.backoff - t.client
             return d < .zero ? .zero : d
         }
     }
@@ -106,11 +107,23 @@ public final class Gateway: Sendable {
     }
 
     func readJSON(_ request: Request, exchange: Exchange) async throws(GatewayError) -> JSONValue {
+        try await readJSON(request, exchange: exchange, spanOf: nil).value
+    }
+
+    /// Reads and parses the body; with `spanOf`, also where that top-level member's value lies in the bytes.
+    func readJSON(_ request: Request, exchange: Exchange, spanOf key: String?) async throws(GatewayError)
+        -> (value: JSONValue, body: ByteBuffer, span: Range<Int>?)
+    {
         let limit = exchange.runtime.config.server.maxBodySize.bytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw GatewayError.requestTooLarge(limitBytes: limit)
         }
         let body: ByteBuffer
+        let start = ContinuousClock.now
+        defer {
+            let elapsed = ContinuousClock.now - start
+            exchange.trace.update { $0.client += elapsed }
+        }
         do {
             body = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
@@ -119,7 +132,11 @@ public final class Gateway: Sendable {
             throw GatewayError.requestTimeout(seconds: exchange.runtime.config.server.bodyTimeout.seconds)
         }
         do {
-            return try JSONParser.parse(body)
+            if let key {
+                let (value, span) = try JSONParser.parse(body, spanOf: key)
+                return (value, body, span)
+            }
+            return (try JSONParser.parse(body), body, nil)
         } catch {
             throw GatewayError.invalidJSON(error.description)
         }

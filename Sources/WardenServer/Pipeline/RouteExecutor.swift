@@ -9,8 +9,8 @@ public final class RequestTrace: Sendable {
         public var upstream: Duration = .zero
         /// Time spent sleeping between retries.
         public var backoff: Duration = .zero
-        /// Time spent waiting for the client to take streamed bytes.
-        public var clientWrite: Duration = .zero
+        /// Time spent waiting on the client: receiving its body, and taking streamed bytes.
+        public var client: Duration = .zero
         public var attempts = 0
         /// The Warden model that finally served (after fallbacks).
         public var servedModel: String?

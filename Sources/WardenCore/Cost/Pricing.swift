@@ -1,0 +1,116 @@
+import Foundation
+
+/// Money in nano-dollars (10⁻⁹ USD). Integer, so sums are exact and budgets compare exactly.
+public typealias NanoDollars = Int64
+
+extension NanoDollars {
+    /// `1.234567` style USD text with up to nine decimals, trailing zeros trimmed (at least two decimals).
+    public var usdString: String {
+        let negative = self < 0
+        let v = self.magnitude
+        let whole = v / 1_000_000_000
+        var fraction = String(v % 1_000_000_000)
+        fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
+        while fraction.count > 2, fraction.hasSuffix("0") { fraction.removeLast() }
+        return (negative ? "-" : "") + "\(whole).\(fraction)"
+    }
+
+    /// Parses USD written as a decimal (`12.5`, `0.000150`) into nano-dollars, exactly; nil beyond nine decimals.
+    public static func parseUSD(_ text: String) -> NanoDollars? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard !t.isEmpty, !t.hasPrefix("-") else { return nil }
+        let parts = t.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])) else { return nil }
+        var nanos: Int64 = 0
+        if parts.count == 2 {
+            let f = parts[1]
+            guard f.count <= 9, f.allSatisfy(\.isNumber), !f.isEmpty || !parts[0].isEmpty else { return nil }
+            nanos = Int64(String(f) + String(repeating: "0", count: 9 - f.count)) ?? 0
+        }
+        let (w, overflow) = whole.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        return w + nanos
+    }
+}
+
+/// USD per million tokens for each kind of token, held exactly as nano-dollars per million tokens.
+public struct ModelPricing: Sendable, Equatable {
+    public var input: NanoDollars
+    public var output: NanoDollars
+    /// Prompt tokens read from the provider's cache; defaults to `input`.
+    public var cachedInput: NanoDollars
+    /// Prompt tokens written to the provider's cache (Anthropic); defaults to `input`.
+    public var cacheWrite: NanoDollars
+    /// Reasoning tokens (part of the output); defaults to `output`.
+    public var reasoning: NanoDollars
+
+    /// - Parameters are USD per million tokens.
+    public init(inputPerMTok: Decimal, outputPerMTok: Decimal, cachedInputPerMTok: Decimal? = nil,
+                cacheWritePerMTok: Decimal? = nil, reasoningPerMTok: Decimal? = nil) {
+        func nanos(_ d: Decimal) -> NanoDollars { NSDecimalNumber(decimal: d * 1_000_000_000).int64Value }
+        input = nanos(inputPerMTok)
+        output = nanos(outputPerMTok)
+        cachedInput = cachedInputPerMTok.map(nanos) ?? input
+        cacheWrite = cacheWritePerMTok.map(nanos) ?? input
+        reasoning = reasoningPerMTok.map(nanos) ?? output
+    }
+
+    /// The exact cost of `usage`, rounded half up to a whole nano-dollar.
+    ///
+    /// Canonical usage counts every prompt token in `inputTokens` (cached and cache-write included) and
+    /// reasoning tokens inside `outputTokens`; each part is priced at its own rate.
+    public func cost(of usage: Usage) -> NanoDollars {
+        let cached = Int64(max(0, usage.cachedInputTokens))
+        let written = Int64(max(0, usage.cacheWriteTokens))
+        let plainInput = max(0, Int64(usage.inputTokens) - cached - written)
+        let reasoningTokens = Int64(max(0, min(usage.reasoningTokens, usage.outputTokens)))
+        let plainOutput = max(0, Int64(usage.outputTokens) - reasoningTokens)
+        // tokens × nano-dollars per million tokens: at most ~10⁷ × 10¹³, far inside Int64.
+        let micro = plainInput * input + cached * cachedInput + written * cacheWrite + plainOutput * output
+            + reasoningTokens * reasoning
+        return (micro + 500_000) / 1_000_000
+    }
+
+    /// The most a call can cost: every prompt token at the highest input rate, `maxOutputTokens` at the
+    /// highest output rate. Reservations use it so that settlement can never exceed them.
+    public func worstCase(promptTokens: Int, maxOutputTokens: Int) -> NanoDollars {
+        let inputRate = max(input, cachedInput, cacheWrite)
+        let outputRate = max(output, reasoning)
+        let micro = Int64(promptTokens) * inputRate + Int64(maxOutputTokens) * outputRate
+        return (micro + 999_999) / 1_000_000  // rounded up
+    }
+}
+
+/// List prices of common public models (USD per million tokens), matched by upstream model name,
+/// longest prefix first. Configured `pricing:` overrides them.
+public enum BuiltInPricing {
+    static let table: [(prefix: String, pricing: ModelPricing)] = [
+        ("gpt-4o-mini", .init(inputPerMTok: 0.15, outputPerMTok: 0.60, cachedInputPerMTok: 0.075)),
+        ("gpt-4o", .init(inputPerMTok: 2.50, outputPerMTok: 10, cachedInputPerMTok: 1.25)),
+        ("gpt-4.1-nano", .init(inputPerMTok: 0.10, outputPerMTok: 0.40, cachedInputPerMTok: 0.025)),
+        ("gpt-4.1-mini", .init(inputPerMTok: 0.40, outputPerMTok: 1.60, cachedInputPerMTok: 0.10)),
+        ("gpt-4.1", .init(inputPerMTok: 2, outputPerMTok: 8, cachedInputPerMTok: 0.50)),
+        ("o4-mini", .init(inputPerMTok: 1.10, outputPerMTok: 4.40, cachedInputPerMTok: 0.275)),
+        ("o3-mini", .init(inputPerMTok: 1.10, outputPerMTok: 4.40, cachedInputPerMTok: 0.55)),
+        ("o3", .init(inputPerMTok: 2, outputPerMTok: 8, cachedInputPerMTok: 0.50)),
+        ("text-embedding-3-small", .init(inputPerMTok: 0.02, outputPerMTok: 0)),
+        ("text-embedding-3-large", .init(inputPerMTok: 0.13, outputPerMTok: 0)),
+        ("claude-opus-4", .init(inputPerMTok: 15, outputPerMTok: 75, cachedInputPerMTok: 1.50, cacheWritePerMTok: 18.75)),
+        ("claude-sonnet-4", .init(inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.30, cacheWritePerMTok: 3.75)),
+        ("claude-3-7-sonnet", .init(inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.30, cacheWritePerMTok: 3.75)),
+        ("claude-haiku-4-5", .init(inputPerMTok: 1, outputPerMTok: 5, cachedInputPerMTok: 0.10, cacheWritePerMTok: 1.25)),
+        ("claude-3-5-haiku", .init(inputPerMTok: 0.80, outputPerMTok: 4, cachedInputPerMTok: 0.08, cacheWritePerMTok: 1)),
+        // The mock upstream's models, priced like gpt-4o-mini and gpt-4o so the demo shows real-looking spend.
+        ("mock-small", .init(inputPerMTok: 0.15, outputPerMTok: 0.60, cachedInputPerMTok: 0.075)),
+        ("mock-large", .init(inputPerMTok: 2.50, outputPerMTok: 10, cachedInputPerMTok: 1.25)),
+    ]
+
+    /// The built-in price for an upstream model name, if known.
+    public static func pricing(forUpstreamModel name: String) -> ModelPricing? {
+        var best: (Int, ModelPricing)?
+        for (prefix, pricing) in table where name.hasPrefix(prefix) {
+            if best == nil || prefix.count > best!.0 { best = (prefix.count, pricing) }
+        }
+        return best?.1
+    }
+}

@@ -1,0 +1,117 @@
+/// An exact sliding-window limit: at most `limit` units in any `window`-long interval.
+///
+/// Requests per minute use it with one unit per request; tokens per minute with a request's token
+/// estimate, corrected afterwards to the real usage. Entries older than the window are dropped as time
+/// passes, so memory is bounded by what the window can hold.
+public struct SlidingWindow: Sendable {
+    public let limit: Int
+    public let window: Duration
+    /// (admission time, units), oldest first; `head` is the first live entry.
+    private var entries: [(at: ContinuousClock.Instant, units: Int, id: UInt64)] = []
+    private var head = 0
+    private var total = 0
+    private var nextID: UInt64 = 0
+
+    public init(limit: Int, window: Duration = .seconds(60)) {
+        self.limit = max(0, limit)
+        self.window = window
+    }
+
+    public enum Decision: Sendable, Equatable {
+        /// Admitted; `ticket` identifies the entry for a later correction.
+        case admitted(ticket: UInt64, remaining: Int, reset: Duration)
+        /// Refused; the request may be retried after `retryAfter`.
+        case refused(retryAfter: Duration, remaining: Int, reset: Duration)
+    }
+
+    private mutating func expire(now: ContinuousClock.Instant) {
+        while head < entries.count, now - entries[head].at >= window {
+            total -= entries[head].units
+            head += 1
+        }
+        if head > 64, head * 2 > entries.count {
+            entries.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Time until the window has room for `units` more (zero if it has room now).
+    private func wait(for units: Int, now: ContinuousClock.Instant) -> Duration {
+        var excess = total + units - limit
+        guard excess > 0 else { return .zero }
+        for i in head..<entries.count {
+            excess -= entries[i].units
+            if excess <= 0 { return max(.zero, entries[i].at + window - now) }
+        }
+        return window
+    }
+
+    /// Time until the oldest live entry leaves the window (when the window is fully replenished, as
+    /// OpenAI's `x-ratelimit-reset-*` headers report it).
+    private func resetTime(now: ContinuousClock.Instant) -> Duration {
+        guard head < entries.count else { return .zero }
+        return max(.zero, entries[entries.count - 1].at + window - now)
+    }
+
+    public var used: Int { total }
+
+    /// Admits `units` if they fit in the window at `now`.
+    public mutating func admit(_ units: Int, now: ContinuousClock.Instant) -> Decision {
+        expire(now: now)
+        guard units <= limit else {
+            return .refused(retryAfter: window, remaining: max(0, limit - total), reset: resetTime(now: now))
+        }
+        guard total + units <= limit else {
+            return .refused(retryAfter: wait(for: units, now: now), remaining: max(0, limit - total), reset: resetTime(now: now))
+        }
+        nextID &+= 1
+        entries.append((now, units, nextID))
+        total += units
+        return .admitted(ticket: nextID, remaining: limit - total, reset: resetTime(now: now))
+    }
+
+    /// Replaces an admitted entry's units (an estimate) with the real amount, if it is still in the window.
+    public mutating func correct(ticket: UInt64, to units: Int) {
+        guard head < entries.count else { return }
+        // Tickets increase with position: binary search.
+        var lo = head
+        var hi = entries.count - 1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            if entries[mid].id == ticket {
+                total += units - entries[mid].units
+                entries[mid].units = units
+                return
+            }
+            if entries[mid].id < ticket { lo = mid + 1 } else { hi = mid - 1 }
+        }
+    }
+
+    /// Remaining capacity and reset time at `now`, without admitting anything.
+    public mutating func status(now: ContinuousClock.Instant) -> (remaining: Int, reset: Duration) {
+        expire(now: now)
+        return (max(0, limit - total), resetTime(now: now))
+    }
+}
+
+extension Duration {
+    /// OpenAI's rate-limit reset format (Go's duration string): `850ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`.
+    public var goDurationString: String {
+        let totalMs = Int64((seconds * 1000).rounded(.up))
+        if totalMs <= 0 { return "0s" }
+        if totalMs < 1000 { return "\(totalMs)ms" }
+        let h = totalMs / 3_600_000
+        let m = (totalMs / 60_000) % 60
+        let ms = totalMs % 60_000
+        var secondsText = String(ms / 1000)
+        if ms % 1000 != 0 {
+            var fraction = String(ms % 1000)
+            fraction = String(repeating: "0", count: 3 - fraction.count) + fraction
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            secondsText += "." + fraction
+        }
+        if h > 0 { return "\(h)h\(m)m\(secondsText)s" }
+        if m > 0 { return "\(m)m\(secondsText)s" }
+        return "\(secondsText)s"
+    }
+}
