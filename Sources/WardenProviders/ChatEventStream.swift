@@ -29,18 +29,27 @@ public final class ChatEventStream: Sendable {
         body: HTTPClientResponse.Body, deadline: NIODeadline, eventLoop: any EventLoop,
         decode: @escaping @Sendable (ServerSentEvent) throws -> ChatStreamChunk?
     ) {
-        let (stream, continuation) = AsyncThrowingStream<ChatStreamChunk, any Error>.makeStream()
+        // One element per network read: the events of a read travel together, so a burst of events
+        // costs one hand-over between tasks, not one per event.
+        let (stream, continuation) = AsyncThrowingStream<[ChatStreamChunk], any Error>.makeStream()
         let timedOut = Atomic<Bool>(false)
         let pump = Task {
             var parser = ServerSentEventParser()
             do {
-                loop: for try await buffer in body {
+                var done = false
+                for try await buffer in body {
+                    var batch: [ChatStreamChunk] = []
                     for event in try parser.parse(buffer) {
-                        guard let chunk = try decode(event) else { break loop }
-                        continuation.yield(chunk)
+                        guard let chunk = try decode(event) else {
+                            done = true
+                            break
+                        }
+                        batch.append(chunk)
                     }
+                    if !batch.isEmpty { continuation.yield(batch) }
+                    if done { break }
                 }
-                if let last = parser.finish(), let chunk = try decode(last) { continuation.yield(chunk) }
+                if !done, let last = parser.finish(), let chunk = try decode(last) { continuation.yield([chunk]) }
                 continuation.finish()
             } catch {
                 if timedOut.load(ordering: .acquiring) {
@@ -76,17 +85,33 @@ public final class ChatEventStream: Sendable {
 
     /// The next chunk, or nil at the end of the stream. One consumer only, one call at a time.
     ///
-    /// Throws `StreamError` when the upstream breaks or times out; returns nil if the calling task is cancelled.
+    /// Throws `StreamError` when the upstream breaks or times out, and `CancellationError` when the
+    /// calling task is cancelled (its client went away).
     public func next() async throws -> ChatStreamChunk? {
-        try await iterator.next()
+        let chunk = try await iterator.next()
+        if chunk == nil, Task.isCancelled { throw CancellationError() }
+        return chunk
     }
 
-    /// Holds the single consumer's iterator. Not thread-safe by design: a stream has exactly one reader,
-    /// the request's own task, which calls `next()` sequentially.
+    /// Holds the single consumer's iterator and the rest of the current batch. Not thread-safe by
+    /// design: a stream has exactly one reader, the request's own task, which calls `next()` in turn.
     private final class IteratorBox: @unchecked Sendable {
-        var iterator: AsyncThrowingStream<ChatStreamChunk, any Error>.AsyncIterator
-        init(_ iterator: AsyncThrowingStream<ChatStreamChunk, any Error>.AsyncIterator) { self.iterator = iterator }
-        func next() async throws -> ChatStreamChunk? { try await iterator.next() }
+        var iterator: AsyncThrowingStream<[ChatStreamChunk], any Error>.AsyncIterator
+        var pending: [ChatStreamChunk] = []
+        var index = 0
+
+        init(_ iterator: AsyncThrowingStream<[ChatStreamChunk], any Error>.AsyncIterator) { self.iterator = iterator }
+
+        func next() async throws -> ChatStreamChunk? {
+            if index < pending.count {
+                defer { index += 1 }
+                return pending[index]
+            }
+            guard let batch = try await iterator.next(), !batch.isEmpty else { return nil }
+            pending = batch
+            index = 1
+            return batch[0]
+        }
     }
 
     /// Stops reading the upstream (the client went away or Warden gave up on the stream).

@@ -69,7 +69,7 @@ public struct AnthropicStreamDecoder: Sendable {
         default:
             break  // ping, content_block_stop, message_stop, unknown future events
         }
-        return ChatStreamChunk(events: events, original: o, originalAPI: .anthropic, eventName: event ?? type)
+        return ChatStreamChunk(events: events, original: o, originalAPI: .anthropic, eventName: event ?? type, rawData: data)
     }
 }
 

@@ -148,11 +148,17 @@ public struct ChatStreamChunk: Sendable {
     public var originalAPI: ClientAPI?
     /// Anthropic event name (`message_start`, `content_block_delta`, …) for same-format forwarding.
     public var eventName: String?
+    /// The SSE `data:` payload exactly as the upstream sent it, forwarded unchanged when nothing in it changes.
+    public var rawData: String?
 
-    public init(events: [ChatStreamEvent], original: JSONObject? = nil, originalAPI: ClientAPI? = nil, eventName: String? = nil) {
+    public init(
+        events: [ChatStreamEvent], original: JSONObject? = nil, originalAPI: ClientAPI? = nil, eventName: String? = nil,
+        rawData: String? = nil
+    ) {
         self.events = events
         self.original = original
         self.originalAPI = originalAPI
         self.eventName = eventName
+        self.rawData = rawData
     }
 }

@@ -15,7 +15,7 @@ public struct OpenAIStreamDecoder: Sendable {
                 .error(
                     message: error["message"]?.stringValue ?? "upstream stream error",
                     type: error["type"]?.stringValue ?? "api_error"))
-            return ChatStreamChunk(events: events, original: o, originalAPI: .openAI)
+            return ChatStreamChunk(events: events, original: o, originalAPI: .openAI, rawData: data)
         }
         if !started {
             started = true
@@ -49,7 +49,7 @@ public struct OpenAIStreamDecoder: Sendable {
             }
         }
         if let usage = o["usage"].flatMap(OpenAIResponseCodec.decodeUsage) { events.append(.usage(usage)) }
-        return ChatStreamChunk(events: events, original: o, originalAPI: .openAI)
+        return ChatStreamChunk(events: events, original: o, originalAPI: .openAI, rawData: data)
     }
 }
 

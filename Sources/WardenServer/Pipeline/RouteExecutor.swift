@@ -95,6 +95,8 @@ struct RouteExecutor: Sendable {
                 } catch let failure as UpstreamFailure {
                     let end = ContinuousClock.now
                     trace.update { $0.upstream += end - start }
+                    // A call cut short because the client left says nothing about the deployment.
+                    if Task.isCancelled { throw CancellationError() }
                     if failure.countsAgainstDeployment {
                         health.recordFailure(deployment.healthKey, now: end)
                     } else {

@@ -54,6 +54,7 @@ struct StreamRelay {
             }
             anthropicEncoder = encoder
         } else if var object = chunk.original {
+            // Same API: the upstream's bytes go through unchanged, except the usage report.
             switch clientAPI {
             case .openAI:
                 if case .object = object["usage"] {
@@ -65,16 +66,37 @@ struct StreamRelay {
                     } else {
                         return out  // the usage chunk Warden asked for on the client's behalf
                     }
-                } else if !includeUsage, object["usage"] != nil {
-                    object.removeValue(forKey: "usage")
+                    ServerSentEvent.write(event: nil, json: object, to: &out)
+                } else {
+                    Self.forward(chunk, event: nil, object: object, to: &out)
                 }
-                ServerSentEvent.write(event: nil, json: object, to: &out)
             case .anthropic:
-                if object["type"] == "message_delta" { object["warden"] = .object(report()) }
-                ServerSentEvent.write(event: chunk.eventName ?? object["type"]?.stringValue, json: object, to: &out)
+                let name = chunk.eventName ?? object["type"]?.stringValue
+                if object["type"] == "message_delta" {
+                    object["warden"] = .object(report())
+                    ServerSentEvent.write(event: name, json: object, to: &out)
+                } else {
+                    Self.forward(chunk, event: name, object: object, to: &out)
+                }
             }
         }
         return out
+    }
+
+    /// Writes a chunk as the upstream sent it (its raw `data:` payload), or re-serialized if that is gone.
+    static func forward(_ chunk: ChatStreamChunk, event: String?, object: JSONObject, to out: inout ByteBuffer) {
+        guard let raw = chunk.rawData, !raw.utf8.contains(0x0A) else {
+            ServerSentEvent.write(event: event, json: object, to: &out)
+            return
+        }
+        if let event {
+            out.writeStaticString("event: ")
+            out.writeString(event)
+            out.writeStaticString("\n")
+        }
+        out.writeStaticString("data: ")
+        out.writeString(raw)
+        out.writeStaticString("\n\n")
     }
 
     /// The frames that end a stream that completed normally.
