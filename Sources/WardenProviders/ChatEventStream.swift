@@ -9,6 +9,13 @@ import WardenCore
 /// going away can cancel the upstream call without cancelling the request's own task (which must stay
 /// able to write the final error event to the client).
 public final class ChatEventStream: Sendable {
+    /// The events of one network read. `isLast` marks the read that ended the stream (its end marker,
+    /// or the end of the body).
+    public struct Batch: Sendable {
+        public var chunks: [ChatStreamChunk]
+        public var isLast: Bool
+    }
+
     /// Why the stream ended early.
     public enum StreamError: Error, Sendable, Equatable {
         /// The connection broke or the upstream sent something unreadable.
@@ -17,7 +24,7 @@ public final class ChatEventStream: Sendable {
         case timedOut
     }
 
-    private let iterator: IteratorBox
+    private let state: State
     private let pump: Task<Void, Never>
     private let timer: Scheduled<Void>?
 
@@ -31,7 +38,7 @@ public final class ChatEventStream: Sendable {
     ) {
         // One element per network read: the events of a read travel together, so a burst of events
         // costs one hand-over between tasks, not one per event.
-        let (stream, continuation) = AsyncThrowingStream<[ChatStreamChunk], any Error>.makeStream()
+        let (stream, continuation) = AsyncThrowingStream<Batch, any Error>.makeStream()
         let timedOut = Atomic<Bool>(false)
         let pump = Task {
             var parser = ServerSentEventParser()
@@ -46,10 +53,14 @@ public final class ChatEventStream: Sendable {
                         }
                         batch.append(chunk)
                     }
-                    if !batch.isEmpty { continuation.yield(batch) }
+                    if !batch.isEmpty || done { continuation.yield(Batch(chunks: batch, isLast: done)) }
                     if done { break }
                 }
-                if !done, let last = parser.finish(), let chunk = try decode(last) { continuation.yield([chunk]) }
+                if !done {
+                    var tail: [ChatStreamChunk] = []
+                    if let last = parser.finish(), let chunk = try decode(last) { tail.append(chunk) }
+                    continuation.yield(Batch(chunks: tail, isLast: true))
+                }
                 continuation.finish()
             } catch {
                 if timedOut.load(ordering: .acquiring) {
@@ -62,7 +73,7 @@ public final class ChatEventStream: Sendable {
             }
         }
         continuation.onTermination = { _ in pump.cancel() }
-        self.iterator = IteratorBox(stream.makeAsyncIterator())
+        self.state = State(stream.makeAsyncIterator())
         self.pump = pump
         self.timer = eventLoop.scheduleTask(deadline: deadline) {
             timedOut.store(true, ordering: .releasing)
@@ -88,29 +99,71 @@ public final class ChatEventStream: Sendable {
     /// Throws `StreamError` when the upstream breaks or times out, and `CancellationError` when the
     /// calling task is cancelled (its client went away).
     public func next() async throws -> ChatStreamChunk? {
-        let chunk = try await iterator.next()
-        if chunk == nil, Task.isCancelled { throw CancellationError() }
-        return chunk
+        while true {
+            if let chunk = state.takeOne() { return chunk }
+            if state.isDone { return nil }
+            try await refill()
+        }
+    }
+
+    /// The rest of the current read's chunks if some are left, else the next read's; nil at the end.
+    /// `isLast` marks the read that ended the stream, so its closing frames can share one write.
+    public func nextBatch() async throws -> Batch? {
+        while true {
+            if let rest = state.takeRest() { return rest }
+            if state.isDone { return nil }
+            try await refill()
+        }
+    }
+
+    /// The chunks left from the current read, without waiting (nil if none are left).
+    public func pendingBatch() -> Batch? {
+        state.takeRest()
+    }
+
+    private func refill() async throws {
+        guard let batch = try await state.iterator.next() else {
+            if Task.isCancelled { throw CancellationError() }
+            state.finished = true
+            return
+        }
+        state.load(batch)
     }
 
     /// Holds the single consumer's iterator and the rest of the current batch. Not thread-safe by
-    /// design: a stream has exactly one reader, the request's own task, which calls `next()` in turn.
-    private final class IteratorBox: @unchecked Sendable {
-        var iterator: AsyncThrowingStream<[ChatStreamChunk], any Error>.AsyncIterator
-        var pending: [ChatStreamChunk] = []
-        var index = 0
+    /// design: a stream has exactly one reader, the request's own task, which calls in turn.
+    private final class State: @unchecked Sendable {
+        var iterator: AsyncThrowingStream<Batch, any Error>.AsyncIterator
+        private var chunks: [ChatStreamChunk] = []
+        private var index = 0
+        private var currentIsLast = false
+        /// The upstream produced nothing more (after a last batch, or when the body simply ended).
+        var finished = false
 
-        init(_ iterator: AsyncThrowingStream<[ChatStreamChunk], any Error>.AsyncIterator) { self.iterator = iterator }
+        init(_ iterator: AsyncThrowingStream<Batch, any Error>.AsyncIterator) { self.iterator = iterator }
 
-        func next() async throws -> ChatStreamChunk? {
-            if index < pending.count {
-                defer { index += 1 }
-                return pending[index]
+        var isDone: Bool { finished || (currentIsLast && index >= chunks.count) }
+
+        func load(_ batch: Batch) {
+            chunks = batch.chunks
+            index = 0
+            currentIsLast = batch.isLast
+        }
+
+        func takeOne() -> ChatStreamChunk? {
+            guard index < chunks.count else { return nil }
+            defer { index += 1 }
+            return chunks[index]
+        }
+
+        /// The chunks not yet taken from the current batch, if any (or an empty last batch once).
+        func takeRest() -> Batch? {
+            if index < chunks.count {
+                let rest = Array(chunks[index...])
+                index = chunks.count
+                return Batch(chunks: rest, isLast: currentIsLast)
             }
-            guard let batch = try await iterator.next(), !batch.isEmpty else { return nil }
-            pending = batch
-            index = 1
-            return batch[0]
+            return nil
         }
     }
 

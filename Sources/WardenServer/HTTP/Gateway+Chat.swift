@@ -107,17 +107,32 @@ extension Gateway {
                 var failure: GatewayError?
                 do {
                     try await self.connections.cancellingOnDisconnect(connectionID) {
-                        try await send(relay.frames(for: streamed.first, report: report))
-                        while !relay.sawError {
+                        // One write per upstream read: the events that arrived together leave together,
+                        // and the closing frames join the read that ended the stream.
+                        var out = relay.frames(for: streamed.first, report: report)
+                        var batch = stream.pendingBatch()
+                        while true {
+                            var ended = false
+                            if let current = batch {
+                                for chunk in current.chunks where !relay.sawError {
+                                    var frames = relay.frames(for: chunk, report: report)
+                                    out.writeBuffer(&frames)
+                                }
+                                ended = current.isLast
+                            }
+                            if ended || relay.sawError { break }
+                            try await send(out)
+                            out.clear()
                             let start = ContinuousClock.now
-                            let next = try await stream.next()
+                            batch = try await stream.nextBatch()
                             let elapsed = ContinuousClock.now - start
                             trace.update { $0.upstream += elapsed }
-                            guard let chunk = next else { break }
-                            try await send(relay.frames(for: chunk, report: report))
+                            if batch == nil { break }
                         }
                         if Task.isCancelled { throw ClientGone() }
-                        try await send(relay.finish(report: report()))
+                        var closing = relay.finish(report: report())
+                        out.writeBuffer(&closing)
+                        try await send(out)
                     }
                     if relay.sawError { status = 502 }
                 } catch let error as ChatEventStream.StreamError {
