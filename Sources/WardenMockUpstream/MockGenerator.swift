@@ -89,17 +89,23 @@ public enum MockGenerator {
             let min = schema["minItems"]?.intValue ?? 0
             guard min > 0, let items = schema["items"], depth < 8 else { return [] }
             return .array(Array(repeating: exampleValue(for: items, depth: depth + 1), count: min))
-        case "object", nil where schema["properties"] != nil:
-            var out = JSONObject()
-            guard depth < 8 else { return .object(out) }
-            let properties = schema["properties"]?.objectValue ?? JSONObject()
-            for case .string(let name) in schema["required"]?.arrayValue ?? [] {
-                out[name] = exampleValue(for: properties[name] ?? [:], depth: depth + 1)
-            }
-            return .object(out)
+        case "object":
+            return exampleObject(for: schema, depth: depth)
+        case nil where schema["properties"] != nil:
+            return exampleObject(for: schema, depth: depth)
         default:
             return "example"
         }
+    }
+
+    static func exampleObject(for schema: JSONValue, depth: Int) -> JSONValue {
+        var out = JSONObject()
+        guard depth < 8 else { return .object(out) }
+        let properties = schema["properties"]?.objectValue ?? JSONObject()
+        for case .string(let name) in schema["required"]?.arrayValue ?? [] {
+            out[name] = exampleValue(for: properties[name] ?? [:], depth: depth + 1)
+        }
+        return .object(out)
     }
 
     /// The complete canonical answer to `request`.

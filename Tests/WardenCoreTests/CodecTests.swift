@@ -217,7 +217,7 @@ struct TranslationTests {
         var last: JSONObject?
         for c in chunks {
             let chunk = try #require(try decoder.decode(c))
-            for (name, json) in encoder.encode(chunk.events) { names.append(name) }
+            for (name, _) in encoder.encode(chunk.events) { names.append(name) }
         }
         #expect(try decoder.decode("[DONE]") == nil)
         for (name, json) in encoder.finish() {

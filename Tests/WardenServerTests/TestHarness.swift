@@ -139,7 +139,7 @@ final class CapturedLog: Sendable {
 
     init() {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-log-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let fd = open(path, O_WRONLY | O_APPEND)
         sink = LogSink(fd: fd, flushThreshold: 1)
     }

@@ -160,5 +160,40 @@ public enum ConfigurationLoader {
         guard config.reliability.backoffInitial.duration <= config.reliability.backoffMax.duration else {
             throw ConfigurationError(key: "reliability.backoff_initial", "must not exceed reliability.backoff_max")
         }
+        guard config.budgets.defaultMaxTokens >= 1 else {
+            throw ConfigurationError(key: "budgets.default_max_tokens", "must be at least 1")
+        }
+        if let alerts = config.budgets.alerts {
+            guard let u = URL(string: alerts.webhook), u.scheme == "http" || u.scheme == "https", u.host != nil else {
+                throw ConfigurationError(key: "budgets.alerts.webhook", "must be an http:// or https:// URL")
+            }
+            for (i, t) in alerts.thresholds.enumerated() where !(1...1000).contains(t) {
+                throw ConfigurationError(key: "budgets.alerts.thresholds[\(i)]", "must be a percentage between 1 and 1000")
+            }
+        }
+        let audit = config.audit
+        guard audit.retentionDays >= 180 else {
+            throw ConfigurationError(
+                key: "audit.retention_days", "must be at least 180: the EU AI Act requires keeping logs six months")
+        }
+        guard audit.checkpointEvery >= 1 else {
+            throw ConfigurationError(key: "audit.checkpoint_every", "must be at least 1")
+        }
+        guard audit.checkpointInterval.seconds > 0 else {
+            throw ConfigurationError(key: "audit.checkpoint_interval", "must be greater than 0")
+        }
+        guard !audit.origin.isEmpty, !audit.origin.contains("\n"), !audit.origin.contains("+"),
+            !audit.origin.contains(" ")
+        else {
+            throw ConfigurationError(key: "audit.origin", "must be a non-empty name without spaces, '+' or newlines")
+        }
+        if let publish = audit.publish, publish.hasPrefix("http://") || publish.hasPrefix("https://") {
+            guard URL(string: publish)?.host != nil else {
+                throw ConfigurationError(key: "audit.publish", "is not a valid URL")
+            }
+            guard audit.publishSecret != nil else {
+                throw ConfigurationError(key: "audit.publish_secret", "is required to sign checkpoints published to a webhook")
+            }
+        }
     }
 }

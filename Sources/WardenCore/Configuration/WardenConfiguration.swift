@@ -13,6 +13,14 @@ public struct WardenConfiguration: Sendable, Decodable {
     public var health: HealthConfiguration
     public var reliability: ReliabilityConfiguration
     public var log: LogConfiguration
+    /// Where keys, teams, usage, budgets and the audit log live; SQLite under `data_dir` by default.
+    public var storage: StorageLocation?
+    /// The PostgreSQL password, as a secret reference.
+    public var storagePassword: SecretReference?
+    /// The admin API's key; generated and printed once on first start when absent.
+    public var adminKey: SecretReference?
+    public var budgets: BudgetsConfiguration
+    public var audit: AuditConfiguration
 
     /// The directory relative paths are resolved against (the config file's directory, or the working
     /// directory for the embedded default). Not part of the file.
@@ -20,6 +28,14 @@ public struct WardenConfiguration: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, data_dir, keys, providers, models, server, shutdown, health, reliability, log
+        case storage, storage_password
+        // Decoded once the governance features that read them are wired in: admin_key, budgets, audit.
+        case admin_key, budgets, audit
+
+        /// The keys the file may use today.
+        static var allCases: [CodingKeys] {
+            [.listen, .data_dir, .keys, .providers, .models, .server, .shutdown, .health, .reliability, .log, .storage, .storage_password]
+        }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +62,17 @@ public struct WardenConfiguration: Sendable, Decodable {
         reliability =
             try c.decodeIfPresent(ReliabilityConfiguration.self, forKey: .reliability) ?? ReliabilityConfiguration()
         log = try c.decodeIfPresent(LogConfiguration.self, forKey: .log) ?? LogConfiguration()
+        if let text = try c.decodeIfPresent(String.self, forKey: .storage) {
+            guard let location = StorageLocation.parse(text) else {
+                throw ConfigurationError(
+                    key: "storage", "expected sqlite:PATH or postgres://USER@HOST:PORT/DB (the password goes in storage_password)")
+            }
+            storage = location
+        }
+        storagePassword = try c.decodeIfPresent(SecretReference.self, forKey: .storage_password)
+        adminKey = try c.decodeIfPresent(SecretReference.self, forKey: .admin_key)
+        budgets = try c.decodeIfPresent(BudgetsConfiguration.self, forKey: .budgets) ?? BudgetsConfiguration()
+        audit = try c.decodeIfPresent(AuditConfiguration.self, forKey: .audit) ?? AuditConfiguration()
     }
 
     public init(
@@ -63,6 +90,8 @@ public struct WardenConfiguration: Sendable, Decodable {
         self.health = HealthConfiguration()
         self.reliability = ReliabilityConfiguration()
         self.log = LogConfiguration()
+        self.budgets = BudgetsConfiguration()
+        self.audit = AuditConfiguration()
     }
 
     public func provider(named name: String) -> ProviderConfiguration? {
@@ -75,6 +104,15 @@ public struct WardenConfiguration: Sendable, Decodable {
 
     /// The data directory as an absolute path.
     public var dataDirectoryPath: String { SecretReference.absolutePath(dataDir, base: baseDirectory) }
+
+    /// The storage location with relative SQLite paths made absolute; SQLite under `data_dir` by default.
+    public var resolvedStorage: StorageLocation {
+        switch storage {
+        case .sqlite(let path): .sqlite(path: SecretReference.absolutePath(path, base: baseDirectory))
+        case .postgres(let user, let host, let port, let database): .postgres(user: user, host: host, port: port, database: database)
+        case nil: .sqlite(path: SecretReference.absolutePath("warden.sqlite", base: dataDirectoryPath))
+        }
+    }
 }
 
 /// A mapping whose entries keep document order.
@@ -176,13 +214,20 @@ public struct DeploymentConfiguration: Sendable, Decodable {
     public var model: String
     /// Relative share of traffic (default 1).
     public var weight: Double
+    /// This deployment's prices, overriding the model's and the built-in table.
+    public var pricing: ModelPricing?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case provider, model, weight }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case provider, model, weight, pricing
+        /// `pricing` is read once cost accounting is wired in.
+        static var allCases: [CodingKeys] { [.provider, .model, .weight] }
+    }
 
     public init(provider: String, model: String, weight: Double = 1) {
         self.provider = provider
         self.model = model
         self.weight = weight
+        self.pricing = nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -191,6 +236,7 @@ public struct DeploymentConfiguration: Sendable, Decodable {
         provider = try c.decode(String.self, forKey: .provider)
         model = try c.decode(String.self, forKey: .model)
         weight = try c.decodeIfPresent(Double.self, forKey: .weight) ?? 1
+        pricing = try c.decodeIfPresent(PricingConfiguration.self, forKey: .pricing)?.pricing
     }
 }
 
@@ -231,9 +277,13 @@ public struct ModelConfiguration: Sendable, Decodable {
     public var retries: Int
     /// Whether `/health/ready` depends on this model having a healthy deployment.
     public var required: Bool
+    /// Prices for every deployment of this model (a deployment's own `pricing` wins).
+    public var pricing: ModelPricing?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case deployments, fallbacks, context_fallbacks, timeout, retries, required
+        case deployments, fallbacks, context_fallbacks, timeout, retries, required, pricing
+        /// `pricing` is read once cost accounting is wired in.
+        static var allCases: [CodingKeys] { [.deployments, .fallbacks, .context_fallbacks, .timeout, .retries, .required] }
     }
 
     public init(
@@ -246,6 +296,7 @@ public struct ModelConfiguration: Sendable, Decodable {
         self.timeout = timeout
         self.retries = retries
         self.required = required
+        self.pricing = nil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -257,6 +308,7 @@ public struct ModelConfiguration: Sendable, Decodable {
         timeout = try c.decodeIfPresent(TimeoutConfiguration.self, forKey: .timeout) ?? TimeoutConfiguration()
         retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? 2
         required = try c.decodeIfPresent(Bool.self, forKey: .required) ?? true
+        pricing = try c.decodeIfPresent(PricingConfiguration.self, forKey: .pricing)?.pricing
     }
 }
 

@@ -9,7 +9,8 @@ extension JSONValue {
     public func write(to buffer: inout ByteBuffer) {
         switch self {
         case .null: buffer.writeStaticString("null")
-        case .bool(let b): b ? buffer.writeStaticString("true") : buffer.writeStaticString("false")
+        case .bool(let b):
+            if b { buffer.writeStaticString("true") } else { buffer.writeStaticString("false") }
         case .number(let n): buffer.writeString(n)
         case .string(let s): JSONValue.writeString(s, to: &buffer)
         case .array(let a):

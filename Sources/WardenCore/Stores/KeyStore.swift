@@ -13,10 +13,18 @@ public struct StoredKey: Sendable, Equatable {
     /// Unix milliseconds after which the key is refused.
     public var expiresAt: Int64?
     public var revokedAt: Int64?
+    public var budget: BudgetLimit?
+    public var rpm: Int?
+    public var tpm: Int?
+    /// Free-form labels (owner, purpose…), returned by the admin API.
+    public var metadata: [String: String]
+    /// The key this one replaced in a rotation.
+    public var rotatedFrom: String?
 
     public init(
         id: String, name: String, team: String, hash: String, prefix: String, models: [String]? = nil,
-        createdAt: Int64, expiresAt: Int64? = nil, revokedAt: Int64? = nil
+        createdAt: Int64, expiresAt: Int64? = nil, revokedAt: Int64? = nil, budget: BudgetLimit? = nil,
+        rpm: Int? = nil, tpm: Int? = nil, metadata: [String: String] = [:], rotatedFrom: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -27,6 +35,11 @@ public struct StoredKey: Sendable, Equatable {
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
+        self.budget = budget
+        self.rpm = rpm
+        self.tpm = tpm
+        self.metadata = metadata
+        self.rotatedFrom = rotatedFrom
     }
 }
 

@@ -33,6 +33,9 @@ public enum Doctor {
 
         // Secrets: where each comes from, whether it resolves, and whether its source is discouraged.
         var secrets: [(String, SecretReference)] = config.providers.compactMap { p in p.config.apiKey.map { ("providers.\(p.name).api_key", $0) } }
+        for (name, ref) in [("storage_password", config.storagePassword), ("admin_key", config.adminKey), ("audit.signing_key", config.audit.signingKey)] {
+            if let ref { secrets.append((name, ref)) }
+        }
         secrets += config.keys.enumerated().map { ("keys[\($0.offset)].key (\($0.element.name))", $0.element.key) }
         for (subject, ref) in secrets {
             do {
@@ -53,28 +56,26 @@ public enum Doctor {
 
         // Data directory and store: checked without creating or migrating anything.
         let dataDir = config.dataDirectoryPath
-        let databasePath = dataDir + "/warden.sqlite"
         let fm = FileManager.default
+        let quiet = Logger(label: "warden.doctor") { _ in SwiftLogNoOpLogHandler() }
+        func inspectStore(password: String?) async {
+            do {
+                let info = try await SQLStore.inspect(config.resolvedStorage, password: password, logger: quiet)
+                if info.schemaVersion > SQLStore.schemaVersion {
+                    add(.error, "store", "\(config.resolvedStorage) has schema v\(info.schemaVersion), newer than this Warden (v\(SQLStore.schemaVersion))")
+                } else {
+                    add(.ok, "store", "\(config.resolvedStorage) (schema v\(info.schemaVersion) of \(SQLStore.schemaVersion), \(info.keys) stored keys)")
+                }
+            } catch {
+                add(.error, "store", "\(config.resolvedStorage) cannot be read: \(error)")
+            }
+        }
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: dataDir, isDirectory: &isDirectory) {
             if !isDirectory.boolValue {
                 add(.error, "data_dir", "\(dataDir) exists and is not a directory")
             } else if !fm.isWritableFile(atPath: dataDir) {
                 add(.error, "data_dir", "\(dataDir) is not writable")
-            } else if fm.fileExists(atPath: databasePath) {
-                do {
-                    let logger = Logger(label: "warden.doctor") { _ in SwiftLogNoOpLogHandler() }
-                    let info = try await SQLiteStore.inspect(path: databasePath, logger: logger)
-                    if info.schemaVersion > SQLiteStore.schemaVersion {
-                        add(.error, "store", "\(databasePath) has schema v\(info.schemaVersion), newer than this Warden (v\(SQLiteStore.schemaVersion))")
-                    } else {
-                        add(.ok, "store", "sqlite at \(databasePath) (schema v\(info.schemaVersion) of \(SQLiteStore.schemaVersion), \(info.keys) stored keys)")
-                    }
-                } catch {
-                    add(.error, "store", "\(databasePath) cannot be read: \(error)")
-                }
-            } else {
-                add(.ok, "store", "\(databasePath) will be created on first start")
             }
         } else {
             let parent = (dataDir as NSString).deletingLastPathComponent
@@ -83,6 +84,24 @@ public enum Doctor {
             } else {
                 add(.error, "data_dir", "\(dataDir) does not exist and \(parent) is not writable")
             }
+        }
+        switch config.resolvedStorage {
+        case .sqlite(let path):
+            if fm.fileExists(atPath: path) {
+                await inspectStore(password: nil)
+            } else {
+                add(.ok, "store", "\(path) will be created on first start")
+            }
+        case .postgres:
+            var password: String?
+            if let ref = config.storagePassword {
+                do {
+                    password = try ref.resolve(baseDirectory: config.baseDirectory)
+                } catch {
+                    add(.error, "storage_password", "\(ref): \(error.problem)")
+                }
+            }
+            if probe { await inspectStore(password: password) } else { add(.ok, "store", "\(config.resolvedStorage) (not probed)") }
         }
 
         // Listen address.

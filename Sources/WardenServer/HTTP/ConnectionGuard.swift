@@ -124,8 +124,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         fields[HTTPField.Name("x-should-retry")!] = "false"
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
+        let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            context.close(promise: nil)
+            channel.close(promise: nil)
         }
     }
 }

@@ -84,9 +84,15 @@ public enum WardenServer {
         } catch {
             throw ConfigurationError(key: "data_dir", "cannot create \(dataDir): \(error.localizedDescription)")
         }
-        let storePath = SecretReference.absolutePath("warden.sqlite", base: dataDir)
-        let store = try await SQLiteStore.open(path: storePath, logger: logger)
-        defer { Task { await store.close() } }
+        var storagePassword: String?
+        if let ref = config.storagePassword {
+            do {
+                storagePassword = try ref.resolve(baseDirectory: config.baseDirectory)
+            } catch {
+                throw ConfigurationError(key: "storage_password", error.problem)
+            }
+        }
+        let store = try await SQLStore.open(config.resolvedStorage, password: storagePassword, logger: logger)
 
         let generatedKey = try await ensureFirstKey(store: store, config: config, logger: logger)
         if let generatedKey, options.printGeneratedKey {
@@ -127,7 +133,7 @@ public enum WardenServer {
             let holder = RuntimeHolder(runtime)
             let health = DeploymentHealth(
                 failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
-            let readiness = Readiness(store: store, storeDescription: "sqlite:\(storePath)")
+            let readiness = Readiness(store: store, storeDescription: store.location)
             let connections = ConnectionRegistry()
             let gateway = Gateway(
                 holder: holder, health: health,
@@ -186,13 +192,14 @@ public enum WardenServer {
             }
             await mockGroup?.triggerGracefulShutdown()
             try await group.waitForAll()
+            await store.close()
             logger.notice("warden stopped")
             sink.flush()
         }
     }
 
     /// Generates the first data-plane key (team `default`) when there are no keys at all.
-    static func ensureFirstKey(store: SQLiteStore, config: WardenConfiguration, logger: Logger) async throws -> String? {
+    static func ensureFirstKey(store: SQLStore, config: WardenConfiguration, logger: Logger) async throws -> String? {
         guard config.keys.isEmpty, try await store.keyCount() == 0 else { return nil }
         let key = KeyMaterial.generate()
         try await store.insert(

@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+import Testing
+import WardenCore
+import WardenStore
+
+/// The stores under test: SQLite always, PostgreSQL when `WARDEN_TEST_POSTGRES_URL` names a server
+/// (`./scripts/test` starts a throwaway one).
+enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+
+    static var available: [StoreBackend] {
+        ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+
+    /// A fresh, empty store.
+    func open() async throws -> SQLStore {
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        switch self {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-store-\(UUID().uuidString).sqlite").path
+            return try await SQLStore.open(.sqlite(path: path), password: nil, logger: logger)
+        case .postgres:
+            let url = ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"]!
+            guard case .postgres(let user, let host, let port, let database) = StorageLocation.parse(url)! else {
+                fatalError("WARDEN_TEST_POSTGRES_URL is not a postgres:// URL")
+            }
+            // Each test gets its own schema-free database state: drop everything first.
+            let admin = try await PostgresDatabase.connect(
+                host: host, port: port, user: user, password: nil, database: database, logger: logger)
+            for table in ["schema_migrations", "api_keys", "teams", "change_counter", "usage_records", "reservations",
+                "budget_usage", "instances", "audit_records", "audit_content", "audit_checkpoints", "settings"]
+            {
+                try await admin.query("DROP TABLE IF EXISTS \(table) CASCADE")
+            }
+            await admin.close()
+            return try await SQLStore.open(.postgres(user: user, host: host, port: port, database: database), password: nil, logger: logger)
+        }
+    }
+}
+
+@Suite("Store (SQLite and PostgreSQL)", .serialized)
+struct StoreTests {
+    @Test("migrations apply once; keys and teams round-trip; every admin change bumps the counter", arguments: StoreBackend.available)
+    func keysAndTeams(_ backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        defer { Task { await store.close() } }
+        try await store.migrate(logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })  // idempotent
+        #expect(try await store.currentSchemaVersion() == SQLStore.schemaVersion)
+        let c0 = try await store.changeCounter()
+
+        let team = TeamRecord(id: "team_1", name: "research", budget: BudgetLimit(amount: 10_000_000_000, period: .monthly), rpm: 60, createdAt: 1, updatedAt: 1)
+        try await store.insert(team)
+        #expect(try await store.team(named: "research") == team)
+
+        var key = StoredKey(
+            id: "key_1", name: "ci", team: "research", hash: String(repeating: "a", count: 64), prefix: "wk-aaaaaaa",
+            models: ["fast", "big"], createdAt: 5, expiresAt: 99, budget: BudgetLimit(amount: 1_000, period: .daily),
+            rpm: 30, tpm: 1000, metadata: ["owner": "ana", "purpose": "ci"])
+        try await store.insert(key)
+        #expect(try await store.key(id: "key_1") == key)
+        key.revokedAt = 50
+        key.metadata = [:]
+        try await store.update(key)
+        #expect(try await store.key(id: "key_1") == key)
+        #expect(try await store.activeKeys().isEmpty)
+        #expect(try await store.allKeys().count == 1)
+        #expect(try await store.changeCounter() == c0 + 3)
+    }
+
+    @Test("usage is recorded once per request and reported by model and by day", arguments: StoreBackend.available)
+    func usage(_ backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        defer { Task { await store.close() } }
+        let day: Int64 = 1_795_910_400_000  // 2026-11-29T00:00Z
+        func record(_ id: String, _ model: String, _ at: Int64, _ cost: NanoDollars, key: String = "k1") -> UsageRecord {
+            UsageRecord(
+                requestID: id, at: at, keyID: key, keyName: "n", team: "t", model: model, deployment: "p/m",
+                usage: Usage(inputTokens: 10, outputTokens: 5, cachedInputTokens: 2), cost: cost, status: 200)
+        }
+        try await store.insertUsage([record("r1", "a", day + 1000, 100), record("r2", "b", day + 2000, 250)])
+        try await store.insertUsage([record("r2", "b", day + 2000, 250), record("r3", "a", day + 86_400_000, 50, key: "k2")])
+        let total = try await store.spend(SpendQuery())
+        #expect(total == [SpendRow(group: nil, requests: 3, promptTokens: 30, completionTokens: 15, cost: 400)])
+        let byModel = try await store.spend(SpendQuery(groupBy: .model))
+        #expect(byModel.map(\.group) == ["a", "b"])
+        #expect(byModel.map(\.cost) == [150, 250])
+        let byDay = try await store.spend(SpendQuery(team: "t", groupBy: .day))
+        #expect(byDay.map(\.group) == ["2026-11-29", "2026-11-30"])
+        #expect(try await store.spend(SpendQuery(keyID: "k2")).first?.cost == 50)
+        #expect(try await store.spent(keyID: "k1", since: day) == 350)
+        #expect(try await store.spent(team: "t", since: day + 86_400_000) == 50)
+    }
+
+    @Test("abandoned reservations become spend at their reserved amount", arguments: StoreBackend.available)
+    func reservations(_ backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        defer { Task { await store.close() } }
+        try await store.insertReservations([
+            ReservationRecord(id: "res_1", at: 10, keyID: "k", team: "t", amount: 700, owner: "old"),
+            ReservationRecord(id: "res_2", at: 11, keyID: "k", team: "t", amount: 300, owner: "live"),
+        ])
+        let abandoned = try await store.openReservations(owner: "old")
+        #expect(abandoned.map(\.id) == ["res_1"])
+        try await store.settleAbandoned(abandoned)
+        try await store.settleAbandoned(abandoned)  // idempotent
+        #expect(try await store.spent(keyID: "k", since: 0) == 700)
+        #expect(try await store.openReservations().map(\.id) == ["res_2"])
+        try await store.deleteReservations(["res_2"])
+        #expect(try await store.openReservations().isEmpty)
+    }
+
+    @Test("audit records, content and checkpoints", arguments: StoreBackend.available)
+    func audit(_ backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        defer { Task { await store.close() } }
+        let rows = (0..<5).map {
+            AuditRow(seq: $0, at: Int64(100 + $0), kind: "request", body: Array("{\"seq\":\($0)}".utf8), leafHash: Array(repeating: UInt8($0), count: 32),
+                     content: $0 == 2 ? ("the prompt", "the answer") : nil)
+        }
+        try await store.appendAudit(rows)
+        #expect(try await store.auditRecords(fromSeq: 0, limit: 10).map(\.seq) == [0, 1, 2, 3, 4])
+        #expect(try await store.auditRecords(fromSeq: 3, limit: 1).map(\.body) == [rows[3].body])
+        #expect(try await store.lastAuditRecord()?.seq == 4)
+        #expect(try await store.auditRecords(from: 101, to: 103).map(\.seq) == [1, 2])
+        #expect(try await store.auditLeafHashes(upTo: 2) == [rows[0].leafHash, rows[1].leafHash])
+        #expect(try await store.content(ofAuditRecord: 2)?.prompt == "the prompt")
+        try await store.eraseAuditContent(seqs: [2])
+        #expect(try await store.content(ofAuditRecord: 2) == nil)
+        try await store.insertCheckpoint(size: 5, at: 200, root: Array(repeating: 9, count: 32), note: "note\n")
+        #expect(try await store.checkpoints().map(\.size) == [5])
+        #expect(try await store.settingIfAbsent("x", "first") == "first")
+        #expect(try await store.settingIfAbsent("x", "second") == "first")
+    }
+}
