@@ -15,7 +15,7 @@ struct RouteExecutorTests {
             reliability: {breaker_failures: \(breakerFailures)}
             """
         let config = try ConfigurationLoader.parse(yaml: yaml, baseDirectory: "/tmp")
-        return try GatewayRuntime.build(config: config, storedKeys: [], transport: HTTPTransport(), mockBaseURL: nil)
+        return try GatewayRuntime.build(config: config, transport: HTTPTransport(), mockBaseURL: nil)
     }
 
     @Test("failures count against the deployment and open its circuit")

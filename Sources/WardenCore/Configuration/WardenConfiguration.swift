@@ -28,14 +28,7 @@ public struct WardenConfiguration: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, data_dir, keys, providers, models, server, shutdown, health, reliability, log
-        case storage, storage_password
-        // Decoded once the governance features that read them are wired in: admin_key, budgets, audit.
-        case admin_key, budgets, audit
-
-        /// The keys the file may use today.
-        static var allCases: [CodingKeys] {
-            [.listen, .data_dir, .keys, .providers, .models, .server, .shutdown, .health, .reliability, .log, .storage, .storage_password]
-        }
+        case storage, storage_password, admin_key, budgets, audit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -217,11 +210,7 @@ public struct DeploymentConfiguration: Sendable, Decodable {
     /// This deployment's prices, overriding the model's and the built-in table.
     public var pricing: ModelPricing?
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case provider, model, weight, pricing
-        /// `pricing` is read once cost accounting is wired in.
-        static var allCases: [CodingKeys] { [.provider, .model, .weight] }
-    }
+    enum CodingKeys: String, CodingKey, CaseIterable { case provider, model, weight, pricing }
 
     public init(provider: String, model: String, weight: Double = 1) {
         self.provider = provider
@@ -282,8 +271,6 @@ public struct ModelConfiguration: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case deployments, fallbacks, context_fallbacks, timeout, retries, required, pricing
-        /// `pricing` is read once cost accounting is wired in.
-        static var allCases: [CodingKeys] { [.deployments, .fallbacks, .context_fallbacks, .timeout, .retries, .required] }
     }
 
     public init(

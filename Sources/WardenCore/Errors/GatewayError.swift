@@ -14,7 +14,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case malformedHTTP, invalidJSON, invalidValue, missingField, invalidAPIKey, modelNotAllowed, policyDenied
         case modelNotFound, notFound, methodNotAllowed, requestTimeout, requestTooLarge
         case upstreamClientError, upstreamRateLimited, upstreamError, noHealthyDeployment, upstreamTimeout
-        case unsupported, internalError, shuttingDown
+        case unsupported, internalError, shuttingDown, budgetExceeded, rateLimitExceeded, adminUnauthorized, conflict
     }
 
     let code: Code
@@ -36,6 +36,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public var upstreamAPI: ClientAPI?
     /// The cause, for logs only.
     public var underlying: (any Error & Sendable)?
+    /// Headers the response carries besides the usual ones (e.g. `x-ratelimit-*`).
+    public var headers: [(name: String, value: String)] = []
 
     init(
         _ code: Code, status: Int, type: String, codeName: String, message: String, param: String? = nil,
@@ -61,7 +63,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public var isRefusal: Bool {
         switch code {
         case .malformedHTTP, .invalidJSON, .invalidValue, .missingField, .invalidAPIKey, .modelNotAllowed, .policyDenied,
-            .modelNotFound, .notFound, .methodNotAllowed, .requestTimeout, .requestTooLarge, .unsupported:
+            .modelNotFound, .notFound, .methodNotAllowed, .requestTimeout, .requestTooLarge, .unsupported,
+            .budgetExceeded, .adminUnauthorized, .conflict:
             true
         default: false
         }
@@ -204,6 +207,37 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         GatewayError(.internalError, status: 500, type: "api_error", codeName: "internal_error", message: detail)
     }
 
+    /// A budget cannot pay for the request's worst case.
+    public static func budgetExceeded(scope: String, period: String, remaining: String, limit: String, resetsAt: String?)
+        -> GatewayError
+    {
+        let reset = resetsAt.map { "; it resets at \($0)" } ?? " (a total budget: it does not reset)"
+        return GatewayError(
+            .budgetExceeded, status: 429, type: "insufficient_quota", codeName: "budget_exceeded",
+            message: "The \(period) budget of \(scope) cannot cover this request: $\(remaining) of $\(limit) left\(reset).")
+    }
+
+    /// A key's or team's requests- or tokens-per-minute limit is reached.
+    public static func rateLimitExceeded(_ detail: String, retryAfterSeconds: Int) -> GatewayError {
+        GatewayError(
+            .rateLimitExceeded, status: 429, type: "rate_limit_error", codeName: "rate_limit_exceeded",
+            message: "Rate limit reached: \(detail). Retry after \(retryAfterSeconds)s.", retryAfterSeconds: retryAfterSeconds)
+    }
+
+    public static var adminUnauthorized: GatewayError {
+        GatewayError(
+            .adminUnauthorized, status: 401, type: "authentication_error", codeName: "invalid_admin_key",
+            message: "The admin API needs the admin key: 'Authorization: Bearer ADMIN_KEY'.")
+    }
+
+    public static func conflict(_ message: String) -> GatewayError {
+        GatewayError(.conflict, status: 409, type: "invalid_request_error", codeName: "conflict", message: message)
+    }
+
+    public static func notFound(resource: String) -> GatewayError {
+        GatewayError(.notFound, status: 404, type: "invalid_request_error", codeName: "not_found", message: "\(resource) does not exist.")
+    }
+
     public static var shuttingDown: GatewayError {
         GatewayError(
             .shuttingDown, status: 503, type: "api_error", codeName: "shutting_down",
@@ -223,7 +257,8 @@ extension GatewayError {
         case .modelNotAllowed, .policyDenied: "permission_error"
         case .modelNotFound, .notFound: "not_found_error"
         case .requestTooLarge: "request_too_large"
-        case .upstreamRateLimited: "rate_limit_error"
+        case .upstreamRateLimited, .rateLimitExceeded, .budgetExceeded: "rate_limit_error"
+        case .adminUnauthorized: "authentication_error"
         case .noHealthyDeployment, .shuttingDown: "overloaded_error"
         case .upstreamError, .upstreamTimeout, .internalError: "api_error"
         case .upstreamClientError: Self.anthropicType(forStatus: status)

@@ -4,7 +4,8 @@
 /// estimate, corrected afterwards to the real usage. Entries older than the window are dropped as time
 /// passes, so memory is bounded by what the window can hold.
 public struct SlidingWindow: Sendable {
-    public let limit: Int
+    /// May change when an admin changes the limit; what was admitted stays counted.
+    public var limit: Int
     public let window: Duration
     /// (admission time, units), oldest first; `head` is the first live entry.
     private var entries: [(at: ContinuousClock.Instant, units: Int, id: UInt64)] = []
@@ -54,6 +55,18 @@ public struct SlidingWindow: Sendable {
     }
 
     public var used: Int { total }
+
+    /// What `admit` would decide, without admitting anything.
+    public mutating func peek(_ units: Int, now: ContinuousClock.Instant) -> Decision {
+        expire(now: now)
+        guard units <= limit else {
+            return .refused(retryAfter: window, remaining: max(0, limit - total), reset: resetTime(now: now))
+        }
+        guard total + units <= limit else {
+            return .refused(retryAfter: wait(for: units, now: now), remaining: max(0, limit - total), reset: resetTime(now: now))
+        }
+        return .admitted(ticket: 0, remaining: limit - total - units, reset: resetTime(now: now))
+    }
 
     /// Admits `units` if they fit in the window at `now`.
     public mutating func admit(_ units: Int, now: ContinuousClock.Instant) -> Decision {

@@ -1,5 +1,5 @@
 /// A spending limit over a calendar period.
-public struct BudgetLimit: Sendable, Equatable {
+public struct BudgetLimit: Sendable, Hashable {
     public var amount: NanoDollars
     public var period: BudgetPeriod
 

@@ -25,7 +25,7 @@ extension Gateway {
                 forwardedHeaders: forwardedHeaders(request, api: api), logger: context.logger, trace: exchange.trace,
                 runtime: exchange.runtime)
         } catch {
-            return fail(exchange, error)
+            return await fail(exchange, error)
         }
         let outcome: ChatOutcome
         do {
@@ -35,20 +35,20 @@ extension Gateway {
         } catch is CancellationError {
             // The client went away; nothing can be sent. The upstream call was cancelled with it, after the
             // upstream had most likely read the prompt: record that as estimated usage.
-            log(exchange, status: 499, usage: Usage(inputTokens: TokenEstimator.tokens(in: chat.allText), isEstimated: true))
+            await complete(exchange, status: 499, usage: Usage(inputTokens: TokenEstimator.tokens(in: chat.allText), isEstimated: true))
             return HTTPResponses.error(.internalError("client closed request"), api: api, requestID: exchange.requestID)
         } catch {
-            return fail(exchange, gatewayError(from: error))
+            return await fail(exchange, gatewayError(from: error))
         }
         switch outcome {
         case .complete(let completed):
-            return respond(completed, chat: chat, exchange: exchange)
+            return await respond(completed, chat: chat, exchange: exchange)
         case .stream(let streamed):
             return respondStreaming(streamed, chat: chat, exchange: exchange, connectionID: context.connectionID)
         }
     }
 
-    private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) -> Response {
+    private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) async -> Response {
         let body: ByteBuffer
         if case .upstream(let result) = completed.body, result.wire == exchange.api {
             body = result.rawBody
@@ -59,15 +59,14 @@ extension Gateway {
                 ? OpenAIResponseCodec.encode(response) : AnthropicResponseCodec.encode(response)
             body = object.jsonBuffer
         } else {
-            return fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
+            return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
         }
-        let usage = completed.usage
         var response = HTTPResponses.json(body, requestID: exchange.requestID)
         let snapshot = exchange.trace.snapshot
         if let served = snapshot.servedModel { response.headers[.wardenModel] = served }
         response.headers[.wardenAttempts] = String(snapshot.attempts)
-        response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
-        log(exchange, status: 200, usage: usage)
+        let cost = await complete(exchange, status: 200, usage: completed.usage)
+        decorate(&response, exchange, cost: cost)
         return response
     }
 
@@ -156,13 +155,13 @@ extension Gateway {
                         isEstimated: true)
                 }
                 trace.update { $0.usage = usage }
-                self.log(exchange, status: status, error: failure, usage: usage)
+                await self.complete(exchange, status: status, error: failure, usage: usage)
                 try? await writer.finish(nil)
             })
     }
 
     /// `fail` for any error a chat handler can meet.
-    private func fail(_ exchange: Exchange, _ error: any Error) -> Response {
-        fail(exchange, gatewayError(from: error))
+    private func fail(_ exchange: Exchange, _ error: any Error) async -> Response {
+        await fail(exchange, gatewayError(from: error))
     }
 }

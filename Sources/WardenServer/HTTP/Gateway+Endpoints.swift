@@ -24,14 +24,14 @@ extension Gateway {
             var response = HTTPResponses.json(served.value.rawBody, requestID: exchange.requestID)
             response.headers[.wardenModel] = served.model.name
             response.headers[.wardenAttempts] = String(exchange.trace.snapshot.attempts)
-            response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
-            log(exchange, status: 200, usage: served.value.usage)
+            let cost = await complete(exchange, status: 200, usage: served.value.usage)
+            decorate(&response, exchange, cost: cost)
             return response
         } catch is CancellationError {
-            log(exchange, status: 499)
+            await complete(exchange, status: 499)
             return HTTPResponses.error(.internalError("client closed request"), api: .openAI, requestID: exchange.requestID)
         } catch {
-            return fail(exchange, gatewayError(from: error))
+            return await fail(exchange, gatewayError(from: error))
         }
     }
 
@@ -39,6 +39,7 @@ extension Gateway {
     /// estimate (⌈Unicode scalars / 4⌉ of the prompt text and tool definitions) for the others.
     func countTokens(_ request: Request, context: WardenRequestContext) async -> Response {
         var exchange = Exchange(request: request, api: .anthropic, runtime: holder.runtime)
+        exchange.booksUsage = false
         do {
             let principal = try authenticate(request, exchange: &exchange)
             let parsed = try AnthropicRequestDecoder.decodeMessages(
@@ -65,14 +66,14 @@ extension Gateway {
                 body = ["input_tokens": .int(TokenEstimator.tokens(in: texts)), "warden_estimated": true]
             }
             var response = HTTPResponses.json(body.jsonBuffer, requestID: exchange.requestID)
-            response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
-            log(exchange, status: 200)
+            await complete(exchange, status: 200)
+            decorate(&response, exchange, cost: nil)
             return response
         } catch is CancellationError {
-            log(exchange, status: 499)
+            await complete(exchange, status: 499)
             return HTTPResponses.error(.internalError("client closed request"), api: .anthropic, requestID: exchange.requestID)
         } catch {
-            return fail(exchange, gatewayError(from: error))
+            return await fail(exchange, gatewayError(from: error))
         }
     }
 
@@ -101,10 +102,10 @@ extension Gateway {
                     "data": .array(names.map { ["id": .string($0), "object": "model", "created": 0, "owned_by": "warden"] }),
                 ]
             }
-            log(exchange, status: 200)
+            await complete(exchange, status: 200)
             return HTTPResponses.json(body.jsonBuffer, requestID: exchange.requestID)
         } catch {
-            return fail(exchange, gatewayError(from: error))
+            return await fail(exchange, gatewayError(from: error))
         }
     }
 
@@ -114,11 +115,11 @@ extension Gateway {
         do {
             let principal = try authenticate(request, exchange: &exchange)
             try ModelAccessStage.check(model: id, principal: principal, runtime: exchange.runtime)
-            log(exchange, status: 200)
+            await complete(exchange, status: 200)
             let body: JSONObject = ["id": .string(id), "object": "model", "created": 0, "owned_by": "warden"]
             return HTTPResponses.json(body.jsonBuffer, requestID: exchange.requestID)
         } catch {
-            return fail(exchange, gatewayError(from: error))
+            return await fail(exchange, gatewayError(from: error))
         }
     }
 }

@@ -13,17 +13,19 @@ public final class Gateway: Sendable {
     let health: DeploymentHealth
     let pipeline: ChatPipeline
     let connections: ConnectionRegistry
+    let governance: Governance
     let accessLog: LogSink?
     let logger: Logger
 
     init(
         holder: RuntimeHolder, health: DeploymentHealth, pipeline: ChatPipeline, connections: ConnectionRegistry,
-        accessLog: LogSink?, logger: Logger
+        governance: Governance, accessLog: LogSink?, logger: Logger
     ) {
         self.holder = holder
         self.health = health
         self.pipeline = pipeline
         self.connections = connections
+        self.governance = governance
         self.accessLog = accessLog
         self.logger = logger
     }
@@ -36,6 +38,10 @@ public final class Gateway: Sendable {
         let runtime: GatewayRuntime
         var entry: AccessLogEntry
         let trace = RequestTrace()
+        /// Who is calling, once authenticated.
+        var principal: Principal?
+        /// Whether the request's usage and cost are booked (model calls; not token counting).
+        var booksUsage = true
 
         init(request: Request, api: ClientAPI, runtime: GatewayRuntime) {
             requestID = HTTPResponses.requestID(from: request.headers)
@@ -53,28 +59,62 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// Finishes an exchange: fills timing into the entry and writes the access-log line.
-    func log(_ exchange: Exchange, status: Int, error: GatewayError? = nil, usage: Usage? = nil) {
+    /// Completes an exchange: prices the usage, settles the budget reservation and the rate limiter's
+    /// token estimate, books the usage record, and writes the access-log line. Returns the cost.
+    @discardableResult
+    func complete(_ exchange: Exchange, status: Int, error: GatewayError? = nil, usage: Usage? = nil) async -> NanoDollars? {
+        let snapshot = exchange.trace.snapshot
+        let cost: NanoDollars? = usage.flatMap { u in snapshot.pricing?.cost(of: u) }
+        if let reservation = snapshot.reservation { await governance.ledger.settle(reservation, actual: cost ?? 0) }
+        if let admission = snapshot.rateLimit { governance.limiter.correct(admission, actualTokens: usage?.totalTokens ?? 0) }
+        if exchange.booksUsage, let principal = exchange.principal, let model = exchange.entry.model {
+            governance.writer.record(
+                UsageRecord(
+                    requestID: exchange.requestID, at: WallClock.unixMilliseconds(), keyID: principal.keyID,
+                    keyName: principal.keyName, team: principal.team, model: model,
+                    deployment: snapshot.provider.flatMap { p in snapshot.upstreamModel.map { "\(p)/\($0)" } },
+                    usage: usage ?? Usage(), cost: cost ?? 0, status: status))
+        }
+        log(exchange, snapshot: snapshot, status: status, error: error, usage: usage, cost: cost)
+        return cost
+    }
+
+    /// Writes the access-log line.
+    private func log(
+        _ exchange: Exchange, snapshot: RequestTrace.Snapshot, status: Int, error: GatewayError?, usage: Usage?, cost: NanoDollars?
+    ) {
         guard let accessLog, exchange.runtime.config.log.accessLog else { return }
         var entry = exchange.entry
         let now = ContinuousClock.now
         entry.status = status
         entry.errorCode = error?.codeName
         entry.usage = usage ?? entry.usage
+        entry.cost = cost
         entry.latency = now - exchange.start
         entry.overhead = exchange.overhead(now: now)
-        entry.trace = exchange.trace.snapshot
+        entry.trace = snapshot
         accessLog.write { entry.write(to: &$0) }
     }
 
-    func fail(_ exchange: Exchange, _ error: GatewayError) -> Response {
+    func fail(_ exchange: Exchange, _ error: GatewayError) async -> Response {
         if error.status >= 500, let underlying = error.underlying {
             logger.error("request failed", metadata: ["request_id": "\(exchange.requestID)", "error": "\(underlying)"])
         }
-        log(exchange, status: error.status, error: error)
+        await complete(exchange, status: error.status, error: error)
         var response = HTTPResponses.error(error, api: exchange.api, requestID: exchange.requestID)
-        response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
+        decorate(&response, exchange, cost: nil)
         return response
+    }
+
+    /// Warden's response headers: overhead, cost, and the tightest rate limits that applied.
+    func decorate(_ response: inout Response, _ exchange: Exchange, cost: NanoDollars?) {
+        response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
+        if let cost { response.headers[.wardenCost] = cost.usdString }
+        if let status = exchange.trace.snapshot.rateLimit?.status {
+            for (name, value) in status.headers {
+                if let field = HTTPField.Name(name) { response.headers[field] = value }
+            }
+        }
     }
 
     // MARK: Shared steps
@@ -86,9 +126,10 @@ public final class Gateway: Sendable {
         } else if let apiKey = request.headers[.apiKey] {
             key = apiKey
         }
-        let principal = try exchange.runtime.authenticator.authenticate(key, nowMilliseconds: WallClock.unixMilliseconds())
+        let principal = try governance.identity.snapshot.authenticator.authenticate(key, nowMilliseconds: WallClock.unixMilliseconds())
         exchange.entry.keyName = principal.keyName
         exchange.entry.team = principal.team
+        exchange.principal = principal
         return principal
     }
 

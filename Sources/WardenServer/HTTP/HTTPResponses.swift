@@ -7,6 +7,7 @@ extension HTTPField.Name {
     static let requestID = HTTPField.Name("x-request-id")!
     static let shouldRetry = HTTPField.Name("x-should-retry")!
     static let wardenOverhead = HTTPField.Name("x-warden-overhead-ms")!
+    static let wardenCost = HTTPField.Name("x-warden-cost-usd")!
     static let wardenModel = HTTPField.Name("x-warden-model")!
     static let wardenAttempts = HTTPField.Name("x-warden-attempts")!
     static let anthropicVersion = HTTPField.Name("anthropic-version")!
@@ -32,6 +33,9 @@ enum HTTPResponses {
         var response = json(error.body(for: api).jsonBuffer, status: HTTPResponse.Status(code: error.status), requestID: requestID)
         if error.isRefusal { response.headers[.shouldRetry] = "false" }
         if let retryAfter = error.retryAfterSeconds { response.headers[.retryAfter] = String(retryAfter) }
+        for (name, value) in error.headers {
+            if let field = HTTPField.Name(name) { response.headers[field] = value }
+        }
         return response
     }
 

@@ -128,21 +128,24 @@ public enum WardenServer {
             }
 
             let mockURL = mockBaseURL
-            let runtime = try GatewayRuntime.build(
-                config: config, storedKeys: try await store.activeKeys(), transport: transport, mockBaseURL: mockURL)
+            let runtime = try GatewayRuntime.build(config: config, transport: transport, mockBaseURL: mockURL)
             let holder = RuntimeHolder(runtime)
+            let governance = try await Governance.start(store: store, runtime: runtime, logger: logger)
             let health = DeploymentHealth(
                 failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
             let readiness = Readiness(store: store, storeDescription: store.location)
             let connections = ConnectionRegistry()
             let gateway = Gateway(
                 holder: holder, health: health,
-                pipeline: ChatPipeline(stages: [ModelAccessStage(), UpstreamStage(health: health)]),
-                connections: connections, accessLog: sink, logger: logger)
+                pipeline: ChatPipeline(stages: [
+                    ModelAccessStage(), RateLimitStage(governance: governance), BudgetStage(governance: governance),
+                    UpstreamStage(health: health),
+                ]),
+                connections: connections, governance: governance, accessLog: sink, logger: logger)
 
             let reload: @Sendable () async -> Void = {
                 await Self.reload(
-                    options: options, holder: holder, health: health, store: store, transport: transport,
+                    options: options, holder: holder, health: health, identity: governance.identity, transport: transport,
                     mockBaseURL: mockURL, logger: logger)
             }
             let control = ControlService(
@@ -176,6 +179,7 @@ public enum WardenServer {
             var groupConfiguration = ServiceGroupConfiguration(
                 services: [
                     .init(service: LogFlushService(sink: sink)),
+                ] + governance.services.map { .init(service: $0) } + [
                     .init(service: TransportService(transport: transport)),
                     .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: app),
@@ -232,7 +236,7 @@ public enum WardenServer {
 
     /// Re-reads the config file; on success swaps the runtime, on failure logs why and keeps the old one.
     static func reload(
-        options: Options, holder: RuntimeHolder, health: DeploymentHealth, store: any KeyStore, transport: HTTPTransport,
+        options: Options, holder: RuntimeHolder, health: DeploymentHealth, identity: IdentityCache, transport: HTTPTransport,
         mockBaseURL: String?, logger: Logger
     ) async {
         guard options.configPath != nil else {
@@ -245,14 +249,14 @@ public enum WardenServer {
             if config.listen != old.listen || config.dataDir != old.dataDir {
                 logger.warning("listen and data_dir changes take effect only after a restart")
             }
-            let runtime = try GatewayRuntime.build(
-                config: config, storedKeys: try await store.activeKeys(), transport: transport, mockBaseURL: mockBaseURL)
+            let runtime = try GatewayRuntime.build(config: config, transport: transport, mockBaseURL: mockBaseURL)
             health.configure(
                 failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
             holder.replace(with: runtime)
+            identity.replaceStaticKeys(runtime.staticKeys)
             logger.notice(
                 "configuration reloaded",
-                metadata: ["warden.models": "\(runtime.modelNames.count)", "warden.keys": "\(runtime.authenticator.keyCount)"])
+                metadata: ["warden.models": "\(runtime.modelNames.count)", "warden.keys": "\(identity.snapshot.authenticator.keyCount)"])
         } catch {
             logger.error("configuration reload rejected; the previous configuration stays", metadata: ["error": "\(error)"])
         }

@@ -14,6 +14,7 @@ public struct AccessLogEntry: Sendable {
     public var status = 0
     public var errorCode: String?
     public var usage: Usage?
+    public var cost: NanoDollars?
     public var latency: Duration = .zero
     public var overhead: Duration = .zero
     public var trace: RequestTrace.Snapshot?
@@ -54,6 +55,10 @@ public struct AccessLogEntry: Sendable {
             if usage.cachedInputTokens > 0 { number("cached_tokens", usage.cachedInputTokens, &b) }
             if usage.reasoningTokens > 0 { number("reasoning_tokens", usage.reasoningTokens, &b) }
             if usage.isEstimated { b.writeStaticString(",\"usage_estimated\":true") }
+        }
+        if let cost {
+            b.writeStaticString(",\"cost_usd\":")
+            b.writeString(cost.usdString)
         }
         milliseconds("latency_ms", latency, &b)
         milliseconds("overhead_ms", overhead, &b)

@@ -18,6 +18,12 @@ public final class RequestTrace: Sendable {
         public var upstreamModel: String?
         public var isFallback = false
         public var usage: Usage?
+        /// The serving deployment's prices.
+        public var pricing: ModelPricing?
+        /// Money reserved for this request, settled when it completes.
+        public var reservation: Reservation?
+        /// Rate-limit admission (token estimates to correct) and the headers to report.
+        public var rateLimit: RateLimiter.Admission?
     }
 
     private let state = Mutex(Snapshot())
@@ -83,6 +89,7 @@ struct RouteExecutor: Sendable {
                     $0.servedModel = modelName
                     $0.provider = deployment.providerName
                     $0.upstreamModel = deployment.upstreamModel
+                    $0.pricing = deployment.pricing
                     $0.isFallback = isFallback
                 }
                 let start = ContinuousClock.now

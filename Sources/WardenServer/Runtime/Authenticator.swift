@@ -10,13 +10,23 @@ public struct Principal: Sendable, Equatable {
     public var allowedModels: Set<String>?
     /// Unix milliseconds after which the key is refused.
     public var expiresAt: Int64?
+    /// The key's own budget and rate limits (its team's apply too).
+    public var budget: BudgetLimit?
+    public var rpm: Int?
+    public var tpm: Int?
 
-    public init(keyID: String, keyName: String, team: String, allowedModels: Set<String>? = nil, expiresAt: Int64? = nil) {
+    public init(
+        keyID: String, keyName: String, team: String, allowedModels: Set<String>? = nil, expiresAt: Int64? = nil,
+        budget: BudgetLimit? = nil, rpm: Int? = nil, tpm: Int? = nil
+    ) {
         self.keyID = keyID
         self.keyName = keyName
         self.team = team
         self.allowedModels = allowedModels
         self.expiresAt = expiresAt
+        self.budget = budget
+        self.rpm = rpm
+        self.tpm = tpm
     }
 
     public func mayUse(model: String) -> Bool { allowedModels?.contains(model) ?? true }
@@ -35,7 +45,8 @@ public struct Authenticator: Sendable {
         for k in stored where k.revokedAt == nil {
             guard let digest = KeyDigest(hex: k.hash) else { continue }
             table[digest] = Principal(
-                keyID: k.id, keyName: k.name, team: k.team, allowedModels: k.models.map(Set.init), expiresAt: k.expiresAt)
+                keyID: k.id, keyName: k.name, team: k.team, allowedModels: k.models.map(Set.init), expiresAt: k.expiresAt,
+                budget: k.budget, rpm: k.rpm, tpm: k.tpm)
         }
         for (config, value) in staticKeys {
             table[KeyMaterial.digest(value)] = Principal(

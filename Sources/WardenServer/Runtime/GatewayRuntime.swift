@@ -11,6 +11,8 @@ public struct RouteDeployment: Sendable {
     public let weight: Double
     /// Key of this deployment's circuit breaker.
     public let healthKey: String
+    /// What calls to it cost: the deployment's `pricing`, else the model's, else the built-in table's.
+    public let pricing: ModelPricing?
 }
 
 /// A configured model with its deployments resolved.
@@ -23,6 +25,9 @@ public struct RouteModel: Sendable {
     /// This model then its fallbacks, each with its own retries: the retry plan, built once.
     public let retrySteps: [RetryStateMachine.Step]
     public let contextSteps: [RetryStateMachine.Step]
+    /// The highest prices of any deployment the plan can reach, for worst-case budget reservations;
+    /// nil when one of them has no price (then spend cannot be bounded and budgets do not reserve).
+    public var worstPricing: ModelPricing?
 }
 
 /// Everything a request needs from the configuration, immutable and swapped whole on reload.
@@ -32,28 +37,29 @@ public final class GatewayRuntime: Sendable {
     /// Model names in config order.
     public let modelNames: [String]
     public let providers: [(name: String, client: any ProviderClient)]
-    public let authenticator: Authenticator
+    /// The config's static keys with their secrets resolved.
+    public let staticKeys: [(config: StaticKeyConfiguration, value: String)]
     public let backoff: BackoffPolicy
 
     init(
         config: WardenConfiguration, models: [String: RouteModel], providers: [(name: String, client: any ProviderClient)],
-        authenticator: Authenticator
+        staticKeys: [(config: StaticKeyConfiguration, value: String)]
     ) {
         self.config = config
         self.models = models
         self.modelNames = config.models.map(\.name)
         self.providers = providers
-        self.authenticator = authenticator
+        self.staticKeys = staticKeys
         let r = config.reliability
         self.backoff = BackoffPolicy(
             initial: r.backoffInitial.duration, maximum: r.backoffMax.duration, maxRetryAfter: r.maxRetryAfter.duration)
     }
 
-    /// Builds a runtime: resolves secrets, creates provider clients, builds the key table.
+    /// Builds a runtime: resolves secrets and creates provider clients.
     ///
     /// - Parameter mockBaseURL: where the in-process mock upstream listens (`http://127.0.0.1:PORT`), for `mock` providers.
     public static func build(
-        config: WardenConfiguration, storedKeys: [StoredKey], transport: HTTPTransport, mockBaseURL: String?
+        config: WardenConfiguration, transport: HTTPTransport, mockBaseURL: String?
     ) throws(ConfigurationError) -> GatewayRuntime {
         var providers: [(name: String, client: any ProviderClient)] = []
         var byName: [String: any ProviderClient] = [:]
@@ -90,7 +96,8 @@ public final class GatewayRuntime: Sendable {
             let deployments = m.deployments.map { d in
                 RouteDeployment(
                     provider: byName[d.provider]!, providerName: d.provider, upstreamModel: d.model, weight: d.weight,
-                    healthKey: "\(d.provider)/\(d.model)")
+                    healthKey: "\(d.provider)/\(d.model)",
+                    pricing: d.pricing ?? m.pricing ?? BuiltInPricing.pricing(forUpstreamModel: d.model))
             }
             func step(_ model: String) -> RetryStateMachine.Step {
                 RetryStateMachine.Step(model: model, retries: config.model(named: model)?.retries ?? 0)
@@ -100,6 +107,23 @@ public final class GatewayRuntime: Sendable {
                 timeouts: AttemptTimeouts(m.timeout), retrySteps: [step(name)] + m.fallbacks.map(step),
                 contextSteps: m.contextFallbacks.map(step))
         }
+        for name in models.keys {
+            let reachable = ([name] + (config.model(named: name)?.fallbacks ?? []) + (config.model(named: name)?.contextFallbacks ?? []))
+                .flatMap { models[$0]?.deployments ?? [] }
+            let prices = reachable.map(\.pricing)
+            if !prices.isEmpty, prices.allSatisfy({ $0 != nil }) {
+                let all = prices.compactMap { $0 }
+                var worst = all[0]
+                for p in all.dropFirst() {
+                    worst.input = max(worst.input, p.input)
+                    worst.output = max(worst.output, p.output)
+                    worst.cachedInput = max(worst.cachedInput, p.cachedInput)
+                    worst.cacheWrite = max(worst.cacheWrite, p.cacheWrite)
+                    worst.reasoning = max(worst.reasoning, p.reasoning)
+                }
+                models[name]?.worstPricing = worst
+            }
+        }
         var staticKeys: [(config: StaticKeyConfiguration, value: String)] = []
         for (i, k) in config.keys.enumerated() {
             do {
@@ -108,9 +132,7 @@ public final class GatewayRuntime: Sendable {
                 throw ConfigurationError(key: "keys[\(i)].key", error.problem)
             }
         }
-        return GatewayRuntime(
-            config: config, models: models, providers: providers,
-            authenticator: Authenticator(stored: storedKeys, staticKeys: staticKeys))
+        return GatewayRuntime(config: config, models: models, providers: providers, staticKeys: staticKeys)
     }
 }
 

@@ -1,0 +1,114 @@
+import Logging
+import ServiceLifecycle
+import WardenCore
+import WardenStore
+
+/// Everything that governs who may spend what: the store, the cached keys and teams, the budget ledger,
+/// the rate limiter and the batched usage writer.
+public final class Governance: Sendable {
+    public let store: SQLStore
+    public let identity: IdentityCache
+    public let writer: StoreWriter
+    public let ledger: any BudgetLedger
+    public let limiter: RateLimiter
+    /// This process's id in reservations and heartbeats.
+    public let instanceID: String
+    let logger: Logger
+
+    init(
+        store: SQLStore, identity: IdentityCache, writer: StoreWriter, ledger: any BudgetLedger, limiter: RateLimiter,
+        instanceID: String, logger: Logger
+    ) {
+        self.store = store
+        self.identity = identity
+        self.writer = writer
+        self.ledger = ledger
+        self.limiter = limiter
+        self.instanceID = instanceID
+        self.logger = logger
+    }
+
+    /// Opens the governance state for `runtime`: recovers reservations a crash left behind, loads keys.
+    ///
+    /// PostgreSQL (or `budgets.strict`) uses the shared ledger: every reservation is a transaction, so
+    /// budgets hold across replicas. SQLite keeps balances in this process and writes them in batches.
+    static func start(store: SQLStore, runtime: GatewayRuntime, logger: Logger) async throws -> Governance {
+        let instanceID = KeyMaterial.identifier(prefix: "proc")
+        let writer = StoreWriter(store: store, logger: logger)
+        let shared = store.database.dialect == .postgres || runtime.config.budgets.strict
+        let ledger: any BudgetLedger
+        if shared {
+            let s = SharedBudgetLedger(store: store, owner: instanceID)
+            try await s.heartbeat(now: WallClock.unixMilliseconds())
+            ledger = s
+        } else {
+            let l = LocalBudgetLedger(store: store, writer: writer, strict: false, owner: instanceID)
+            try await l.recoverAbandoned(logger: logger)
+            ledger = l
+        }
+        let identity = try await IdentityCache(store: store, staticKeys: runtime.staticKeys)
+        return Governance(
+            store: store, identity: identity, writer: writer, ledger: ledger, limiter: RateLimiter(), instanceID: instanceID,
+            logger: logger)
+    }
+
+    /// The background services: usage flushing, key refresh, and for the shared ledger heartbeats and
+    /// the sweep of reservations left by crashed replicas.
+    var services: [any Service] {
+        var out: [any Service] = [
+            StoreWriterService(writer: writer, interval: .milliseconds(100)),
+            IdentityRefreshService(cache: identity, interval: .milliseconds(500), logger: logger),
+        ]
+        if let shared = ledger as? SharedBudgetLedger { out.append(LedgerMaintenanceService(ledger: shared, logger: logger)) }
+        return out
+    }
+
+    /// The budgets that apply to a principal.
+    func budgetScopes(for principal: Principal) -> [BudgetScope] {
+        var scopes: [BudgetScope] = []
+        if let budget = principal.budget {
+            scopes.append(BudgetScope(kind: .key, id: principal.keyID, name: principal.keyName, limit: budget))
+        }
+        if let team = identity.team(named: principal.team), let budget = team.budget {
+            scopes.append(BudgetScope(kind: .team, id: team.name, name: team.name, limit: budget))
+        }
+        return scopes
+    }
+
+    /// The rate limits that apply to a principal.
+    func rateLimitScopes(for principal: Principal) -> [RateLimitScope] {
+        var scopes = [
+            RateLimitScope(
+                ledgerKey: "key:\(principal.keyID)", label: "key '\(principal.keyName)'", rpm: principal.rpm, tpm: principal.tpm)
+        ]
+        if let team = identity.team(named: principal.team), team.rpm != nil || team.tpm != nil {
+            scopes.append(RateLimitScope(ledgerKey: "team:\(team.name)", label: "team '\(team.name)'", rpm: team.rpm, tpm: team.tpm))
+        }
+        return scopes
+    }
+}
+
+/// Keeps this replica's heartbeat fresh and counts reservations of dead replicas as spent.
+struct LedgerMaintenanceService: Service {
+    let ledger: SharedBudgetLedger
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                if Task.isCancelled { break }
+                let now = WallClock.unixMilliseconds()
+                do {
+                    try await ledger.heartbeat(now: now)
+                    let swept = try await ledger.sweepAbandoned(staleAfter: 30_000, now: now)
+                    if swept > 0 {
+                        logger.notice("counted reservations of a stopped replica as spent", metadata: ["warden.reservations": "\(swept)"])
+                    }
+                } catch where !(error is CancellationError) {
+                    logger.warning("budget ledger maintenance failed", metadata: ["error": "\(error)"])
+                } catch {}
+            }
+        }
+    }
+}
