@@ -38,6 +38,9 @@ public enum AuditProblem: Error, Sendable, Equatable, CustomStringConvertible {
     case checkpointSignature(size: Int, reason: String)
     case checkpointInconsistent(size: Int)
     case checkpointMalformed(size: Int)
+    case prunedBoundaryUnsigned(size: Int)
+    case publishedCheckpoint(size: Int, reason: String)
+    case stateMismatch(String)
 
     public var description: String {
         switch self {
@@ -49,6 +52,9 @@ public enum AuditProblem: Error, Sendable, Equatable, CustomStringConvertible {
         case .checkpointSignature(let s, let r): "the checkpoint at size \(s) does not verify: \(r)"
         case .checkpointInconsistent(let s): "the checkpoint at size \(s) does not match the records (forged, or records up to it were rewritten)"
         case .checkpointMalformed(let s): "the checkpoint at size \(s) is malformed"
+        case .prunedBoundaryUnsigned(let s): "records before \(s) were pruned, but no checkpoint at size \(s) signs what was kept"
+        case .publishedCheckpoint(let s, let r): "the published checkpoint at size \(s) disagrees with the log: \(r)"
+        case .stateMismatch(let r): r
         }
     }
 }
@@ -79,32 +85,96 @@ public struct AuditVerifier: Sendable {
     public func verify(records: [StoredAuditRecord], checkpoints: [StoredCheckpoint], start: Start = Start())
         throws(AuditProblem) -> Int
     {
-        var range = start.range
-        var previous = start.previousLeafHash
+        var pass = try begin(checkpoints: checkpoints, start: start)
+        try pass.feed(records)
+        return try pass.finish()
+    }
+
+    /// Starts a verification that reads records a page at a time (`feed`), then `finish`.
+    ///
+    /// After pruning, `start` holds the compact range and last leaf hash kept at the boundary; its root
+    /// must match the signed checkpoint at that size, so the kept state cannot be forged either.
+    ///
+    /// `published` are copies of checkpoints kept off the store (`audit.publish`): each must verify and
+    /// match the recomputed tree too, which catches a store rewritten and re-signed with a stolen key.
+    public func begin(checkpoints: [StoredCheckpoint], published: [StoredCheckpoint] = [], start: Start = Start())
+        throws(AuditProblem) -> Pass
+    {
         let bySize = Dictionary(checkpoints.map { ($0.size, $0) }, uniquingKeysWith: { a, _ in a })
-        for record in records {
-            let expected = range.size
-            if record.seq > expected { throw .recordRemoved(seq: expected) }
-            if record.seq < expected { throw .recordInserted(seq: record.seq) }
-            guard let json = try? JSONParser.parse(record.body), let claimed = json["seq"]?.intValue else {
-                throw .recordChanged(seq: record.seq)
+        let publishedBySize = Dictionary(
+            published.filter { $0.size >= start.range.size }.map { ($0.size, $0) }, uniquingKeysWith: { a, _ in a })
+        let pass = Pass(
+            verifier: self, bySize: bySize, publishedBySize: publishedBySize, range: start.range, previous: start.previousLeafHash)
+        if start.range.size > 0 {
+            guard let checkpoint = bySize[start.range.size] else { throw .prunedBoundaryUnsigned(size: start.range.size) }
+            try check(checkpoint, root: start.range.root)
+            try pass.checkPublished(size: start.range.size, root: start.range.root)
+        }
+        return pass
+    }
+
+    /// A verification in progress.
+    public struct Pass: Sendable {
+        let verifier: AuditVerifier
+        let bySize: [Int: StoredCheckpoint]
+        let publishedBySize: [Int: StoredCheckpoint]
+        var range: CompactRange
+        var previous: [UInt8]?
+
+        /// The number of leaves verified so far (including a pruned prefix).
+        public var size: Int { range.size }
+
+        /// Verifies the next records, which must continue where the last page ended.
+        public mutating func feed(_ records: [StoredAuditRecord]) throws(AuditProblem) {
+            for record in records {
+                let expected = range.size
+                if record.seq > expected { throw .recordRemoved(seq: expected) }
+                if record.seq < expected { throw .recordInserted(seq: record.seq) }
+                guard let json = try? JSONParser.parse(record.body), let claimed = json["seq"]?.intValue else {
+                    throw .recordChanged(seq: record.seq)
+                }
+                if claimed != record.seq { throw .recordReordered(seq: record.seq, claims: claimed) }
+                let leaf = MerkleTree.leafHash(record.body)
+                // The record's bytes against the hash stored beside them.
+                if leaf != record.leafHash { throw .recordChanged(seq: record.seq) }
+                // The chain: each record names its predecessor's leaf hash, so rewriting a record together
+                // with its stored hash is still caught, at the record after it.
+                let prev = json["prev"]?.stringValue ?? ""
+                if let previous, prev != AuditVerifier.hex(previous) { throw .recordChanged(seq: record.seq - 1) }
+                range.append(leaf)
+                previous = leaf
+                if let checkpoint = bySize[range.size] { try verifier.check(checkpoint, root: range.root) }
+                if !publishedBySize.isEmpty { try checkPublished(size: range.size, root: range.root) }
             }
-            if claimed != record.seq { throw .recordReordered(seq: record.seq, claims: claimed) }
-            let leaf = MerkleTree.leafHash(record.body)
-            // The record's bytes against the hash stored beside them.
-            if leaf != record.leafHash { throw .recordChanged(seq: record.seq) }
-            // The chain: each record names its predecessor's leaf hash, so rewriting a record together
-            // with its stored hash is still caught, at the record after it.
-            let prev = json["prev"]?.stringValue ?? ""
-            if let previous, prev != Self.hex(previous) { throw .recordChanged(seq: record.seq - 1) }
-            range.append(leaf)
-            previous = leaf
-            if let checkpoint = bySize[range.size] { try check(checkpoint, root: range.root) }
         }
-        if let beyond = checkpoints.map(\.size).filter({ $0 > range.size }).min() {
-            throw .recordsTruncated(after: range.size, checkpointSize: beyond)
+
+        /// The current tree's root.
+        public var root: [UInt8] { range.root }
+
+        func checkPublished(size: Int, root: [UInt8]) throws(AuditProblem) {
+            guard let published = publishedBySize[size] else { return }
+            do {
+                try verifier.check(published, root: root)
+            } catch {
+                let reason: String =
+                    switch error {
+                    case .checkpointInconsistent: "its root differs from the records (the store was rewritten and re-signed?)"
+                    default: error.description
+                    }
+                throw .publishedCheckpoint(size: size, reason: reason)
+            }
         }
-        return range.size
+
+        /// Ends the pass: every checkpoint must have been reached. Returns the verified tree size.
+        public func finish() throws(AuditProblem) -> Int {
+            if let beyond = bySize.keys.filter({ $0 > range.size }).min() {
+                throw .recordsTruncated(after: range.size, checkpointSize: beyond)
+            }
+            if let beyond = publishedBySize.keys.filter({ $0 > range.size }).min() {
+                throw .publishedCheckpoint(size: beyond, reason: "it covers \(beyond) records, the log holds \(range.size)")
+            }
+            return range.size
+        }
     }
 
     func check(_ checkpoint: StoredCheckpoint, root: [UInt8]) throws(AuditProblem) {
@@ -129,5 +199,28 @@ public struct AuditVerifier: Sendable {
             out.append(digits[Int(b & 0xF)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Lower- or upper-case hex to bytes; nil if malformed. "" is the empty array.
+    public static func bytes(hex: String) -> [UInt8]? {
+        let chars = Array(hex.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            case 0x41...0x46: c - 0x41 + 10
+            default: nil
+            }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
     }
 }

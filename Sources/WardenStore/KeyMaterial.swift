@@ -3,10 +3,10 @@ import WardenCore
 
 /// Creating and hashing data-plane keys.
 public enum KeyMaterial {
-    /// A new key: `wk-` and 48 hex characters (192 random bits).
-    public static func generate() -> String {
+    /// A new key: `wk-` (or `prefix`) and 48 hex characters (192 random bits).
+    public static func generate(prefix: String = "wk-") -> String {
         var rng = SystemRandomNumberGenerator()
-        var s = "wk-"
+        var s = prefix
         for _ in 0..<3 {
             let v = rng.next() as UInt64
             let hex = String(v, radix: 16)

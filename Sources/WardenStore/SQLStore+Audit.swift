@@ -25,12 +25,49 @@ public struct AuditRow: Sendable, Equatable {
     }
 }
 
+/// A signed checkpoint as stored.
+public struct CheckpointRow: Sendable, Equatable {
+    public var size: Int
+    public var at: Int64
+    public var root: [UInt8]
+    public var note: String
+
+    public init(size: Int, at: Int64, root: [UInt8], note: String) {
+        self.size = size
+        self.at = at
+        self.root = root
+        self.note = note
+    }
+}
+
+/// What one audit write adds: records, checkpoints, and the log's new running state.
+public struct AuditCommit: Sendable {
+    public var rows: [AuditRow]
+    public var checkpoints: [CheckpointRow]
+    public var state: String
+
+    public init(rows: [AuditRow], checkpoints: [CheckpointRow], state: String) {
+        self.rows = rows
+        self.checkpoints = checkpoints
+        self.state = state
+    }
+}
+
 extension SQLStore {
-    /// Appends records (and their content) in one transaction.
-    public func appendAudit(_ rows: [AuditRow]) async throws {
-        guard !rows.isEmpty else { return }
-        try await database.transaction { db in
-            for r in rows {
+    static let auditStateName = "audit.state"
+    static let auditPrunedName = "audit.pruned"
+
+    /// Appends to the audit log in one transaction: reads the log's running state (the Merkle frontier,
+    /// last leaf hash and last checkpoint) under a row lock, so writers on several replicas take turns and
+    /// positions never collide; `make` turns it into records, checkpoints and the new state, which are
+    /// stored together. `make` may run again if the transaction has to be retried, so it must be pure.
+    @discardableResult
+    public func commitAudit(_ make: @escaping @Sendable (String) throws -> AuditCommit) async throws -> AuditCommit {
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        return try await database.transaction { db in
+            let current = try await db.query("SELECT value FROM settings WHERE name = ?\(lock)", [.text(Self.auditStateName)])
+            let commit = try make(current.first?.string("value") ?? "")
+            for r in commit.rows {
                 try await db.query(
                     "INSERT INTO audit_records (seq, at, kind, body, leaf_hash) VALUES (?, ?, ?, ?, ?)",
                     [.int(Int64(r.seq)), .int(r.at), .text(r.kind), .blob(r.body), .blob(r.leafHash)])
@@ -40,7 +77,23 @@ extension SQLStore {
                         [.int(Int64(r.seq)), .text(content.prompt), .text(content.response)])
                 }
             }
+            for c in commit.checkpoints {
+                try await db.query(
+                    "INSERT INTO audit_checkpoints (size, at, root, note) VALUES (?, ?, ?, ?)",
+                    [.int(Int64(c.size)), .int(c.at), .blob(c.root), .text(c.note)])
+            }
+            if current.isEmpty {
+                try await db.query("INSERT INTO settings (name, value) VALUES (?, ?)", [.text(Self.auditStateName), .text(commit.state)])
+            } else {
+                try await db.query("UPDATE settings SET value = ? WHERE name = ?", [.text(commit.state), .text(Self.auditStateName)])
+            }
+            return commit
         }
+    }
+
+    /// The log's running state as last committed ("" before the first record).
+    public func auditState() async throws -> String {
+        try await setting(Self.auditStateName) ?? ""
     }
 
     /// Records in position order, `limit` at a time from `fromSeq`.
@@ -65,16 +118,17 @@ extension SQLStore {
             body: row.bytes("body") ?? [], leafHash: row.bytes("leaf_hash") ?? [])
     }
 
-    /// The last stored record, for resuming the chain after a restart.
+    /// The last stored record.
     public func lastAuditRecord() async throws -> AuditRow? {
         try await database.query("SELECT seq, at, kind, body, leaf_hash FROM audit_records ORDER BY seq DESC LIMIT 1", [])
             .first.map(Self.auditRow)
     }
 
-    /// Leaf hashes of `[0, upTo)` in order (to rebuild the tree's state after a restart).
-    public func auditLeafHashes(upTo: Int) async throws -> [[UInt8]] {
-        try await database.query("SELECT leaf_hash FROM audit_records WHERE seq < ? ORDER BY seq", [.int(Int64(upTo))])
-            .map { $0.bytes("leaf_hash") ?? [] }
+    /// Leaf hashes of the stored records in `[from, to)`, in order.
+    public func auditLeafHashes(from: Int = 0, to: Int) async throws -> [[UInt8]] {
+        try await database.query(
+            "SELECT leaf_hash FROM audit_records WHERE seq >= ? AND seq < ? ORDER BY seq", [.int(Int64(from)), .int(Int64(to))]
+        ).map { $0.bytes("leaf_hash") ?? [] }
     }
 
     public func content(ofAuditRecord seq: Int) async throws -> (prompt: String, response: String)? {
@@ -90,15 +144,47 @@ extension SQLStore {
         }
     }
 
-    public func insertCheckpoint(size: Int, at: Int64, root: [UInt8], note: String) async throws {
-        try await database.query(
-            "INSERT INTO audit_checkpoints (size, at, root, note) VALUES (?, ?, ?, ?) ON CONFLICT (size) DO NOTHING",
-            [.int(Int64(size)), .int(at), .blob(root), .text(note)])
+    public func checkpoints() async throws -> [CheckpointRow] {
+        try await database.query("SELECT size, at, root, note FROM audit_checkpoints ORDER BY size", []).map {
+            CheckpointRow(size: Int($0.int("size") ?? 0), at: $0.int("at") ?? 0, root: $0.bytes("root") ?? [], note: $0.string("note") ?? "")
+        }
     }
 
-    public func checkpoints() async throws -> [(size: Int, at: Int64, note: String)] {
-        try await database.query("SELECT size, at, note FROM audit_checkpoints ORDER BY size", []).map {
-            (Int($0.int("size") ?? 0), $0.int("at") ?? 0, $0.string("note") ?? "")
+    // MARK: Retention
+
+    /// The largest checkpoint size whose records all lie before `cutoff` (Unix ms): pruning stops there,
+    /// so what remains starts exactly at a signed checkpoint.
+    public func auditPruneBoundary(before cutoff: Int64) async throws -> Int? {
+        let rows = try await database.query(
+            """
+            SELECT MAX(c.size) AS size FROM audit_checkpoints c JOIN audit_records r ON r.seq = c.size - 1
+            WHERE r.at < ?
+            """, [.int(cutoff)])
+        return rows.first?.int("size").map(Int.init)
+    }
+
+    /// What pruning kept about the removed records ("" when nothing was pruned).
+    public func auditPrunedState() async throws -> String {
+        try await setting(Self.auditPrunedName) ?? ""
+    }
+
+    /// Removes records (and their content) before `size`, keeping `state`: the compact range and last
+    /// leaf hash at that point, from which the rest still verifies. Does nothing (and returns false) if
+    /// the kept state is no longer `expected`: another replica pruned meanwhile.
+    @discardableResult
+    public func pruneAudit(before size: Int, state: String, expected: String) async throws -> Bool {
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        return try await database.transaction { db in
+            // Writers and pruners take turns on the log's state row.
+            try await db.query("SELECT value FROM settings WHERE name = ?\(lock)", [.text(Self.auditStateName)])
+            let current = try await db.query("SELECT value FROM settings WHERE name = ?", [.text(Self.auditPrunedName)])
+            guard (current.first?.string("value") ?? "") == expected else { return false }
+            try await db.query("DELETE FROM audit_content WHERE seq < ?", [.int(Int64(size))])
+            try await db.query("DELETE FROM audit_records WHERE seq < ?", [.int(Int64(size))])
+            try await db.query(
+                "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [.text(Self.auditPrunedName), .text(state)])
+            return true
         }
     }
 }

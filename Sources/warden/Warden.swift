@@ -30,7 +30,10 @@ struct Warden: AsyncParsableCommand {
             Start with `warden demo`, then `warden serve` (no config: SQLite in ./warden-data and the \
             built-in mock upstream on 127.0.0.1:4000).
             """,
-        subcommands: [ServeCommand.self, DemoCommand.self, DoctorCommand.self, MockUpstreamCommand.self])
+        subcommands: [
+            ServeCommand.self, DemoCommand.self, DoctorCommand.self, TeamsCommand.self, KeysCommand.self, SpendCommand.self,
+            AuditCommand.self, MockUpstreamCommand.self,
+        ])
 }
 
 struct ConfigOptions: ParsableArguments {

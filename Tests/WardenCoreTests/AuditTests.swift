@@ -178,7 +178,56 @@ struct AuditVerifierTests {
         var range = CompactRange()
         for r in records.prefix(10) { range.append(r.leafHash) }
         let start = AuditVerifier.Start(range: range, previousLeafHash: records[9].leafHash)
-        #expect(try verifier.verify(records: Array(records.dropFirst(10)), checkpoints: checkpoints.filter { $0.size > 10 }, start: start) == 30)
+        #expect(try verifier.verify(records: Array(records.dropFirst(10)), checkpoints: checkpoints, start: start) == 30)
+        // The kept state must be the one the checkpoint at the boundary signed.
+        #expect(throws: AuditProblem.prunedBoundaryUnsigned(size: 10)) {
+            try verifier.verify(records: Array(records.dropFirst(10)), checkpoints: checkpoints.filter { $0.size > 10 }, start: start)
+        }
+        var forged = CompactRange()
+        for r in records.prefix(10).reversed() { forged.append(r.leafHash) }
+        #expect(throws: AuditProblem.checkpointInconsistent(size: 10)) {
+            try verifier.verify(
+                records: Array(records.dropFirst(10)), checkpoints: checkpoints,
+                start: AuditVerifier.Start(range: forged, previousLeafHash: records[9].leafHash))
+        }
+    }
+
+    @Test("published copies of checkpoints are checked against the records too")
+    func published() throws {
+        let (records, checkpoints) = try log(records: 20, checkpointEvery: 10)
+        #expect(try verifier.verify(records: records, checkpoints: checkpoints) == 20)
+        // A store rewritten and re-signed with the stolen key: its own checkpoints agree, the published copy does not.
+        var rewritten: [StoredAuditRecord] = []
+        var chain = AuditChain()
+        for i in 0..<20 { rewritten.append(chain.append(["kind": "request", "model": "m", "tokens": .int(i == 4 ? 0 : i)])) }
+        let resigned = [StoredCheckpoint(size: 20, note: try SignedNote.sign(chain.checkpoint(origin: origin).text, name: origin, key: key))]
+        var pass = try verifier.begin(checkpoints: resigned, published: checkpoints)
+        #expect(throws: AuditProblem.self) { try pass.feed(rewritten) }
+    }
+
+    @Test("a pruned tree proves inclusion and consistency exactly like the full tree")
+    func prunedTreeProofs() {
+        let leaves = (0..<37).map { MerkleTree.leafHash([UInt8($0)]) }
+        for boundary in [0, 1, 5, 8, 13, 16, 21] {
+            var prefix = CompactRange()
+            for leaf in leaves.prefix(boundary) { prefix.append(leaf) }
+            var tree = PrunedTree(prefix: prefix, leaves: Array(leaves.dropFirst(boundary)))
+            for size in max(boundary, 1)...leaves.count {
+                #expect(tree.root(size: size) == MerkleTree.root(Array(leaves.prefix(size))))
+                for index in boundary..<size {
+                    #expect(
+                        tree.inclusionProof(index: index, treeSize: size)
+                            == MerkleTree.inclusionProof(index: index, leaves: leaves.prefix(size)), "b=\(boundary) n=\(size) i=\(index)")
+                }
+                if boundary > 0 {
+                    for old in boundary...size {
+                        #expect(
+                            tree.consistencyProof(oldSize: old, newSize: size)
+                                == MerkleTree.consistencyProof(oldSize: old, leaves: leaves.prefix(size)), "b=\(boundary) \(old)→\(size)")
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -120,17 +120,26 @@ struct StoreTests {
             AuditRow(seq: $0, at: Int64(100 + $0), kind: "request", body: Array("{\"seq\":\($0)}".utf8), leafHash: Array(repeating: UInt8($0), count: 32),
                      content: $0 == 2 ? ("the prompt", "the answer") : nil)
         }
-        try await store.appendAudit(rows)
+        try await store.commitAudit { state in
+            #expect(state == "")
+            return AuditCommit(rows: rows, checkpoints: [CheckpointRow(size: 5, at: 200, root: Array(repeating: 9, count: 32), note: "note\n")], state: "s1")
+        }
+        #expect(try await store.auditState() == "s1")
         #expect(try await store.auditRecords(fromSeq: 0, limit: 10).map(\.seq) == [0, 1, 2, 3, 4])
         #expect(try await store.auditRecords(fromSeq: 3, limit: 1).map(\.body) == [rows[3].body])
         #expect(try await store.lastAuditRecord()?.seq == 4)
         #expect(try await store.auditRecords(from: 101, to: 103).map(\.seq) == [1, 2])
-        #expect(try await store.auditLeafHashes(upTo: 2) == [rows[0].leafHash, rows[1].leafHash])
+        #expect(try await store.auditLeafHashes(to: 2) == [rows[0].leafHash, rows[1].leafHash])
         #expect(try await store.content(ofAuditRecord: 2)?.prompt == "the prompt")
         try await store.eraseAuditContent(seqs: [2])
         #expect(try await store.content(ofAuditRecord: 2) == nil)
-        try await store.insertCheckpoint(size: 5, at: 200, root: Array(repeating: 9, count: 32), note: "note\n")
         #expect(try await store.checkpoints().map(\.size) == [5])
+        #expect(try await store.auditPruneBoundary(before: 104) == nil)  // record 4 is at 104
+        #expect(try await store.auditPruneBoundary(before: 105) == 5)
+        #expect(try await store.pruneAudit(before: 3, state: "kept", expected: ""))
+        #expect(try await store.pruneAudit(before: 4, state: "again", expected: "") == false)
+        #expect(try await store.auditRecords(fromSeq: 0, limit: 10).map(\.seq) == [3, 4])
+        #expect(try await store.auditPrunedState() == "kept")
         #expect(try await store.settingIfAbsent("x", "first") == "first")
         #expect(try await store.settingIfAbsent("x", "second") == "first")
     }

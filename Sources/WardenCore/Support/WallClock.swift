@@ -57,6 +57,65 @@ public enum WallClock {
         buffer.writeInteger(UInt8(ascii: "Z"))
     }
 
+    /// Parses RFC 3339 (`2026-11-29T21:34:19Z`, `…19.5+01:00`) or a bare date (`2026-11-29`, midnight UTC)
+    /// into Unix milliseconds.
+    public static func parseRFC3339(_ text: String) -> Int64? {
+        let chars = Array(text.utf8)
+        func number(_ from: Int, _ count: Int) -> Int32? {
+            guard from + count <= chars.count else { return nil }
+            var v: Int32 = 0
+            for c in chars[from..<(from + count)] {
+                guard c >= 0x30, c <= 0x39 else { return nil }
+                v = v * 10 + Int32(c - 0x30)
+            }
+            return v
+        }
+        guard chars.count >= 10, chars[4] == UInt8(ascii: "-"), chars[7] == UInt8(ascii: "-"),
+            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), (1...12).contains(month),
+            (1...31).contains(day)
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        var millis: Int64 = 0
+        var offsetSeconds: Int64 = 0
+        if chars.count > 10 {
+            guard chars[10] == UInt8(ascii: "T") || chars[10] == UInt8(ascii: "t") || chars[10] == UInt8(ascii: " "),
+                let hour = number(11, 2), chars.count > 13, chars[13] == UInt8(ascii: ":"), let minute = number(14, 2),
+                chars.count > 16, chars[16] == UInt8(ascii: ":"), let second = number(17, 2), hour < 24, minute < 60, second < 61
+            else { return nil }
+            parts.tm_hour = hour
+            parts.tm_min = minute
+            parts.tm_sec = second
+            var i = 19
+            if i < chars.count, chars[i] == UInt8(ascii: ".") {
+                i += 1
+                var digits = 0
+                while i < chars.count, chars[i] >= 0x30, chars[i] <= 0x39 {
+                    if digits < 3 { millis = millis * 10 + Int64(chars[i] - 0x30) }
+                    digits += 1
+                    i += 1
+                }
+                guard digits > 0 else { return nil }
+                for _ in digits..<3 where digits < 3 { millis *= 10 }
+            }
+            guard i < chars.count else { return nil }
+            if chars[i] == UInt8(ascii: "Z") || chars[i] == UInt8(ascii: "z") {
+                guard i + 1 == chars.count else { return nil }
+            } else if chars[i] == UInt8(ascii: "+") || chars[i] == UInt8(ascii: "-") {
+                guard i + 6 == chars.count, let oh = number(i + 1, 2), chars[i + 3] == UInt8(ascii: ":"), let om = number(i + 4, 2)
+                else { return nil }
+                offsetSeconds = Int64(oh) * 3600 + Int64(om) * 60
+                if chars[i] == UInt8(ascii: "-") { offsetSeconds = -offsetSeconds }
+            } else {
+                return nil
+            }
+        }
+        let seconds = Int64(timegm(&parts)) - offsetSeconds
+        return seconds * 1000 + millis
+    }
+
     /// `2026-11-29T21:34:19` for a Unix second.
     static func formatSecond(_ second: Int64) -> String {
         let ms = second * 1000

@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import WardenCore
+import WardenProviders
 import WardenStore
 
 /// Everything that governs who may spend what: the store, the cached keys and teams, the budget ledger,
@@ -11,19 +12,23 @@ public final class Governance: Sendable {
     public let writer: StoreWriter
     public let ledger: any BudgetLedger
     public let limiter: RateLimiter
+    public let audit: AuditLog
+    let webhooks: WebhookSender
     /// This process's id in reservations and heartbeats.
     public let instanceID: String
     let logger: Logger
 
     init(
         store: SQLStore, identity: IdentityCache, writer: StoreWriter, ledger: any BudgetLedger, limiter: RateLimiter,
-        instanceID: String, logger: Logger
+        audit: AuditLog, webhooks: WebhookSender, instanceID: String, logger: Logger
     ) {
         self.store = store
         self.identity = identity
         self.writer = writer
         self.ledger = ledger
         self.limiter = limiter
+        self.audit = audit
+        self.webhooks = webhooks
         self.instanceID = instanceID
         self.logger = logger
     }
@@ -32,7 +37,8 @@ public final class Governance: Sendable {
     ///
     /// PostgreSQL (or `budgets.strict`) uses the shared ledger: every reservation is a transaction, so
     /// budgets hold across replicas. SQLite keeps balances in this process and writes them in batches.
-    static func start(store: SQLStore, runtime: GatewayRuntime, logger: Logger) async throws -> Governance {
+    static func start(store: SQLStore, runtime: GatewayRuntime, transport: HTTPTransport, logger: Logger) async throws -> Governance {
+        let config = runtime.config
         let instanceID = KeyMaterial.identifier(prefix: "proc")
         let writer = StoreWriter(store: store, logger: logger)
         let shared = store.database.dialect == .postgres || runtime.config.budgets.strict
@@ -47,15 +53,38 @@ public final class Governance: Sendable {
             ledger = l
         }
         let identity = try await IdentityCache(store: store, staticKeys: runtime.staticKeys)
+        let webhooks = WebhookSender(transport: transport, logger: logger)
+        let signer = try AuditSigner.load(config: config, dialect: store.database.dialect, create: true)
+        var publisher: CheckpointPublisher?
+        if let target = config.audit.publish {
+            if target.hasPrefix("http://") || target.hasPrefix("https://") {
+                var secret: String?
+                if let reference = config.audit.publishSecret {
+                    do {
+                        secret = try reference.resolve(baseDirectory: config.baseDirectory)
+                    } catch {
+                        throw ConfigurationError(key: "audit.publish_secret", error.problem)
+                    }
+                }
+                publisher = CheckpointPublisher(target: .webhook(url: target, secret: secret, sender: webhooks), logger: logger)
+            } else {
+                publisher = CheckpointPublisher(
+                    target: .file(SecretReference.absolutePath(target, base: config.baseDirectory)), logger: logger)
+            }
+        }
+        let audit = AuditLog(store: store, signer: signer, configuration: config.audit, publisher: publisher, logger: logger)
         return Governance(
-            store: store, identity: identity, writer: writer, ledger: ledger, limiter: RateLimiter(), instanceID: instanceID,
-            logger: logger)
+            store: store, identity: identity, writer: writer, ledger: ledger, limiter: RateLimiter(), audit: audit,
+            webhooks: webhooks, instanceID: instanceID, logger: logger)
     }
 
     /// The background services: usage flushing, key refresh, and for the shared ledger heartbeats and
     /// the sweep of reservations left by crashed replicas.
     var services: [any Service] {
+        // Shut down in reverse: the audit log's last checkpoint still reaches the webhook sender.
         var out: [any Service] = [
+            WebhookService(sender: webhooks),
+            AuditLogService(log: audit),
             StoreWriterService(writer: writer, interval: .milliseconds(100)),
             IdentityRefreshService(cache: identity, interval: .milliseconds(500), logger: logger),
         ]

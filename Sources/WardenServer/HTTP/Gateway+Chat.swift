@@ -1,3 +1,4 @@
+import Crypto
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -61,6 +62,7 @@ extension Gateway {
         } else {
             return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
         }
+        noteResponse(body, exchange)
         var response = HTTPResponses.json(body, requestID: exchange.requestID)
         let snapshot = exchange.trace.snapshot
         if let served = snapshot.servedModel { response.headers[.wardenModel] = served }
@@ -83,6 +85,7 @@ extension Gateway {
         let estimatedInput = TokenEstimator.tokens(in: chat.allText)
         let stream = streamed.stream
         let trace = exchange.trace
+        let capture = governance.audit.capturesContent
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
@@ -91,8 +94,13 @@ extension Gateway {
                 let report = { () -> JSONObject in
                     ["request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead()))]
                 }
+                // The audit record keeps the SHA-256 of exactly the bytes the client was sent.
+                var hasher = SHA256()
+                var sent: ByteBuffer? = capture ? ByteBuffer() : nil
                 func send(_ buffer: ByteBuffer) async throws {
                     guard buffer.readableBytes > 0 else { return }
+                    hasher.update(data: buffer.readableBytesView)
+                    if var copy = buffer as ByteBuffer?, sent != nil, sent!.readableBytes < 4 << 20 { sent!.writeBuffer(&copy) }
                     let start = ContinuousClock.now
                     do {
                         try await writer.write(buffer)
@@ -154,7 +162,13 @@ extension Gateway {
                         inputTokens: estimatedInput, outputTokens: TokenEstimator.tokens(scalarCount: relay.generatedScalars),
                         isEstimated: true)
                 }
-                trace.update { $0.usage = usage }
+                let digest = Array(hasher.finalize())
+                let text = sent.map { String(buffer: $0) }
+                trace.update {
+                    $0.usage = usage
+                    $0.responseDigest = digest
+                    $0.responseText = text
+                }
                 await self.complete(exchange, status: status, error: failure, usage: usage)
                 try? await writer.finish(nil)
             })

@@ -21,6 +21,7 @@ extension Gateway {
                         context: UpstreamContext(requestID: exchange.requestID, logger: context.logger))
                 }
             }
+            noteResponse(served.value.rawBody, exchange)
             var response = HTTPResponses.json(served.value.rawBody, requestID: exchange.requestID)
             response.headers[.wardenModel] = served.model.name
             response.headers[.wardenAttempts] = String(exchange.trace.snapshot.attempts)
@@ -65,7 +66,9 @@ extension Gateway {
                 for tool in parsed.tools { texts.append(tool.name + (tool.description ?? "") + tool.parameters.jsonString) }
                 body = ["input_tokens": .int(TokenEstimator.tokens(in: texts)), "warden_estimated": true]
             }
-            var response = HTTPResponses.json(body.jsonBuffer, requestID: exchange.requestID)
+            let bytes = body.jsonBuffer
+            noteResponse(bytes, exchange)
+            var response = HTTPResponses.json(bytes, requestID: exchange.requestID)
             await complete(exchange, status: 200)
             decorate(&response, exchange, cost: nil)
             return response
@@ -102,8 +105,10 @@ extension Gateway {
                     "data": .array(names.map { ["id": .string($0), "object": "model", "created": 0, "owned_by": "warden"] }),
                 ]
             }
+            let bytes = body.jsonBuffer
+            noteResponse(bytes, exchange)
             await complete(exchange, status: 200)
-            return HTTPResponses.json(body.jsonBuffer, requestID: exchange.requestID)
+            return HTTPResponses.json(bytes, requestID: exchange.requestID)
         } catch {
             return await fail(exchange, gatewayError(from: error))
         }

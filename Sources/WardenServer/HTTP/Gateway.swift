@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Crypto
 import Synchronization
 import WardenCore
 import WardenProviders
@@ -67,7 +68,8 @@ public final class Gateway: Sendable {
         let cost: NanoDollars? = usage.flatMap { u in snapshot.pricing?.cost(of: u) }
         if let reservation = snapshot.reservation { await governance.ledger.settle(reservation, actual: cost ?? 0) }
         if let admission = snapshot.rateLimit { governance.limiter.correct(admission, actualTokens: usage?.totalTokens ?? 0) }
-        if exchange.booksUsage, let principal = exchange.principal, let model = exchange.entry.model {
+        // Requests refused before reaching a model (bad model, denied, over budget) are not spend.
+        if exchange.booksUsage, usage != nil || status < 400, let principal = exchange.principal, let model = exchange.entry.model {
             governance.writer.record(
                 UsageRecord(
                     requestID: exchange.requestID, at: WallClock.unixMilliseconds(), keyID: principal.keyID,
@@ -76,7 +78,65 @@ public final class Gateway: Sendable {
                     usage: usage ?? Usage(), cost: cost ?? 0, status: status))
         }
         log(exchange, snapshot: snapshot, status: status, error: error, usage: usage, cost: cost)
+        audit(exchange, snapshot: snapshot, status: status, error: error, usage: usage, cost: cost)
         return cost
+    }
+
+    /// The request's audit record: who, which key and team, model and deployment, outcome, tokens, cost,
+    /// and SHA-256 hashes of the prompt and the response (their text only with `audit.capture_content`).
+    private func audit(
+        _ exchange: Exchange, snapshot: RequestTrace.Snapshot, status: Int, error: GatewayError?, usage: Usage?, cost: NanoDollars?
+    ) {
+        var fields: JSONObject = [
+            "request_id": .string(exchange.requestID), "method": .string(exchange.entry.method), "path": .string(exchange.entry.path),
+            "status": .int(status),
+        ]
+        if let principal = exchange.principal {
+            fields["key_id"] = .string(principal.keyID)
+            fields["key_name"] = .string(principal.keyName)
+            fields["team"] = .string(principal.team)
+        }
+        if let model = exchange.entry.model { fields["model"] = .string(model) }
+        if let served = snapshot.servedModel, served != exchange.entry.model { fields["served_model"] = .string(served) }
+        if let provider = snapshot.provider, let upstream = snapshot.upstreamModel { fields["deployment"] = .string("\(provider)/\(upstream)") }
+        if let error { fields["error"] = .string(error.codeName) }
+        if let usage {
+            fields["prompt_tokens"] = .int(usage.inputTokens)
+            fields["completion_tokens"] = .int(usage.outputTokens)
+            if usage.cachedInputTokens > 0 { fields["cached_tokens"] = .int(usage.cachedInputTokens) }
+            if usage.cacheWriteTokens > 0 { fields["cache_write_tokens"] = .int(usage.cacheWriteTokens) }
+            if usage.reasoningTokens > 0 { fields["reasoning_tokens"] = .int(usage.reasoningTokens) }
+            if usage.isEstimated { fields["usage_estimated"] = .bool(true) }
+        }
+        if let cost { fields["cost_usd"] = .string(cost.usdString) }
+        if let digest = snapshot.promptDigest { fields["prompt_sha256"] = .string(Self.hex(digest)) }
+        if let digest = snapshot.responseDigest { fields["response_sha256"] = .string(Self.hex(digest)) }
+        var content: (prompt: String, response: String)?
+        if snapshot.promptText != nil || snapshot.responseText != nil {
+            content = (snapshot.promptText ?? "", snapshot.responseText ?? "")
+        }
+        governance.audit.append(kind: "request", fields: fields, content: content)
+    }
+
+    /// Records the digest (and, when capturing content, the text) of the bytes answered.
+    func noteResponse(_ body: ByteBuffer, _ exchange: Exchange) {
+        let digest = Array(SHA256.hash(data: body.readableBytesView))
+        let text = governance.audit.capturesContent ? String(buffer: body) : nil
+        exchange.trace.update {
+            $0.responseDigest = digest
+            $0.responseText = text
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Writes the access-log line.
@@ -100,8 +160,9 @@ public final class Gateway: Sendable {
         if error.status >= 500, let underlying = error.underlying {
             logger.error("request failed", metadata: ["request_id": "\(exchange.requestID)", "error": "\(underlying)"])
         }
-        await complete(exchange, status: error.status, error: error)
         var response = HTTPResponses.error(error, api: exchange.api, requestID: exchange.requestID)
+        noteResponse(error.body(for: exchange.api).jsonBuffer, exchange)
+        await complete(exchange, status: error.status, error: error)
         decorate(&response, exchange, cost: nil)
         return response
     }
@@ -171,6 +232,12 @@ public final class Gateway: Sendable {
             throw GatewayError.requestTooLarge(limitBytes: limit)
         } catch {
             throw GatewayError.requestTimeout(seconds: exchange.runtime.config.server.bodyTimeout.seconds)
+        }
+        let digest = Array(SHA256.hash(data: body.readableBytesView))
+        let text = governance.audit.capturesContent ? String(buffer: body) : nil
+        exchange.trace.update {
+            $0.promptDigest = digest
+            $0.promptText = text
         }
         do {
             if let key {

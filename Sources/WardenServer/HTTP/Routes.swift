@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import WardenCore
+import WardenStore
 
 /// Answers anything the router did not (unknown path, wrong method) or a handler threw, as JSON in the
 /// caller's API shape; Hummingbird alone would send an empty body.
@@ -32,10 +33,14 @@ struct ErrorShapingMiddleware: RouterMiddleware {
 }
 
 extension Gateway {
-    /// The data-plane and health routes.
-    func router(readiness: Readiness) -> Router<WardenRequestContext> {
+    /// The data-plane, admin and health routes.
+    func router(readiness: Readiness, adminKeyDigest: KeyDigest?) -> Router<WardenRequestContext> {
         let router = Router(context: WardenRequestContext.self)
         router.add(middleware: ErrorShapingMiddleware())
+        AdminAPI(
+            operations: AdminOperations(service: AdminService(store: governance.store), audit: governance.audit, actor: "admin_api"),
+            identity: governance.identity, adminKeyDigest: adminKeyDigest
+        ).register(on: router)
         router.post("/v1/chat/completions") { request, context in
             await self.chat(request, context: context, api: .openAI)
         }

@@ -95,9 +95,10 @@ public enum WardenServer {
         let store = try await SQLStore.open(config.resolvedStorage, password: storagePassword, logger: logger)
 
         let generatedKey = try await ensureFirstKey(store: store, config: config, logger: logger)
-        if let generatedKey, options.printGeneratedKey {
+        let admin = try await ensureAdminKey(store: store, config: config, logger: logger)
+        if generatedKey != nil || admin.generated != nil, options.printGeneratedKey {
             sink.flush()
-            printKeyBanner(generatedKey, listen: config.listen)
+            printKeyBanner(generatedKey, adminKey: admin.generated, listen: config.listen)
         }
 
         let transport = HTTPTransport(maxConnectionsPerHost: config.providers.map(\.config.maxConnections).max() ?? 512)
@@ -130,7 +131,13 @@ public enum WardenServer {
             let mockURL = mockBaseURL
             let runtime = try GatewayRuntime.build(config: config, transport: transport, mockBaseURL: mockURL)
             let holder = RuntimeHolder(runtime)
-            let governance = try await Governance.start(store: store, runtime: runtime, logger: logger)
+            let governance = try await Governance.start(store: store, runtime: runtime, transport: transport, logger: logger)
+            if generatedKey != nil {
+                governance.audit.append(kind: "admin", fields: ["action": "key.create", "actor": "system", "team": "default", "key_name": "default"])
+            }
+            if admin.generated != nil {
+                governance.audit.append(kind: "admin", fields: ["action": "admin_key.create", "actor": "system"])
+            }
             let health = DeploymentHealth(
                 failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
             let readiness = Readiness(store: store, storeDescription: store.location)
@@ -161,7 +168,7 @@ public enum WardenServer {
                 ],
                 idleTimeout: .seconds(Int64(config.server.idleTimeout.seconds)))
             let app = Application(
-                router: gateway.router(readiness: readiness),
+                router: gateway.router(readiness: readiness, adminKeyDigest: admin.digest),
                 server: .http1(configuration: httpConfiguration),
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil, reuseAddress: true),
                 onServerRunning: { channel in
@@ -214,23 +221,58 @@ public enum WardenServer {
         return key
     }
 
-    static func printKeyBanner(_ key: String, listen: ListenAddress) {
+    /// The admin key's digest: `admin_key` from the config, else the key generated on first start (only
+    /// its hash is stored). Returns the generated key when this start generated it.
+    static func ensureAdminKey(store: SQLStore, config: WardenConfiguration, logger: Logger) async throws
+        -> (digest: KeyDigest, generated: String?)
+    {
+        if let reference = config.adminKey {
+            do {
+                return (KeyMaterial.digest(try reference.resolve(baseDirectory: config.baseDirectory)), nil)
+            } catch {
+                throw ConfigurationError(key: "admin_key", error.problem)
+            }
+        }
+        let candidate = KeyMaterial.generate(prefix: "wadm-")
+        let hash = KeyMaterial.hash(candidate)
+        // Replicas starting together: one hash wins and only its process prints the key.
+        let stored = try await store.settingIfAbsent(adminKeySetting, hash)
+        guard let digest = KeyDigest(hex: stored) else { throw StoreError("the stored admin key hash is malformed") }
+        if stored == hash {
+            logger.notice("generated the admin key")
+            return (digest, candidate)
+        }
+        return (digest, nil)
+    }
+
+    static let adminKeySetting = "admin_key_sha256"
+
+    static func printKeyBanner(_ key: String?, adminKey: String?, listen: ListenAddress) {
         let base = "http://\(listen)"
-        let text = """
+        var text = "\n──────────────────────────────────────────────────────────────────────────────\n"
+        if let key {
+            text += """
+                 Warden generated a data-plane key for team "default". It is shown only now;
+                 Warden keeps just its SHA-256 hash.
 
-            ──────────────────────────────────────────────────────────────────────────────
-             Warden generated a data-plane key for team "default". It is shown only now;
-             Warden keeps just its SHA-256 hash.
+                     \(key)
 
-                 \(key)
-
-             Point an SDK at Warden:
-                 export OPENAI_BASE_URL=\(base)/v1 OPENAI_API_KEY=\(key)
-                 export ANTHROPIC_BASE_URL=\(base) ANTHROPIC_API_KEY=\(key)
-            ──────────────────────────────────────────────────────────────────────────────
+                 Point an SDK at Warden:
+                     export OPENAI_BASE_URL=\(base)/v1 OPENAI_API_KEY=\(key)
+                     export ANTHROPIC_BASE_URL=\(base) ANTHROPIC_API_KEY=\(key)
 
 
-            """
+                """
+        }
+        if let adminKey {
+            text += """
+                 The admin key (for /admin/*; the CLI needs none), shown only now:
+
+                     \(adminKey)
+
+                """
+        }
+        text += "──────────────────────────────────────────────────────────────────────────────\n\n\n"
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 

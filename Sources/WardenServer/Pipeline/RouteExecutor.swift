@@ -24,6 +24,12 @@ public final class RequestTrace: Sendable {
         public var reservation: Reservation?
         /// Rate-limit admission (token estimates to correct) and the headers to report.
         public var rateLimit: RateLimiter.Admission?
+        /// SHA-256 of the request body and of the bytes answered (the audit record keeps these), and the
+        /// text itself only when `audit.capture_content` is on.
+        public var promptDigest: [UInt8]?
+        public var promptText: String?
+        public var responseDigest: [UInt8]?
+        public var responseText: String?
     }
 
     private let state = Mutex(Snapshot())

@@ -1,0 +1,325 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import WardenCore
+import WardenStore
+
+/// The admin operations in JSON, shared by the admin API (`/admin/*`) and the CLI (`warden teams|keys|spend`),
+/// so both validate the same way and audit every change.
+public struct AdminOperations: Sendable {
+    public let service: AdminService
+    let audit: AuditLog?
+    /// Who acts, for the audit record: `admin_api`, or `cli:USER`.
+    let actor: String
+
+    init(service: AdminService, audit: AuditLog?, actor: String) {
+        self.service = service
+        self.audit = audit
+        self.actor = actor
+    }
+
+    public func createTeam(_ body: JSONValue?) async throws -> JSONObject {
+        let f = try JSONFields(body ?? [:], path: "")
+        let team = try await service.createTeam(name: try f.requireString("name"), try Self.teamChanges(f))
+        record("team.create", ["team": .string(team.name)], changes: f.object)
+        return Self.json(team)
+    }
+
+    public func teams() async throws -> JSONObject {
+        ["data": .array(try await service.store.teams().map { .object(Self.json($0)) })]
+    }
+
+    public func team(_ name: String) async throws -> JSONObject {
+        guard let team = try await service.store.team(named: name) else { throw GatewayError.notFound(resource: "The team '\(name)'") }
+        return Self.json(team)
+    }
+
+    public func updateTeam(_ name: String, _ body: JSONValue?) async throws -> JSONObject {
+        let f = try JSONFields(body ?? [:], path: "")
+        let team = try await service.updateTeam(name: name, try Self.teamChanges(f))
+        record("team.update", ["team": .string(team.name)], changes: f.object)
+        return Self.json(team)
+    }
+
+    public func createKey(_ body: JSONValue?) async throws -> JSONObject {
+        let f = try JSONFields(body ?? [:], path: "")
+        var changes = try Self.keyChanges(f)
+        changes.name = try f.requireString("name")
+        let (key, secret) = try await service.createKey(team: try f.requireString("team"), changes)
+        record("key.create", ["key_id": .string(key.id), "key_name": .string(key.name), "team": .string(key.team)], changes: f.object)
+        var out = Self.json(key)
+        out["key"] = .string(secret)
+        return out
+    }
+
+    public func keys(team: String? = nil) async throws -> JSONObject {
+        let keys = try await service.store.allKeys().filter { team == nil || $0.team == team }
+        return ["data": .array(keys.map { .object(Self.json($0)) })]
+    }
+
+    public func key(_ id: String) async throws -> JSONObject {
+        guard let key = try await service.store.key(id: id) else { throw GatewayError.notFound(resource: "The key '\(id)'") }
+        return Self.json(key)
+    }
+
+    public func updateKey(_ id: String, _ body: JSONValue?) async throws -> JSONObject {
+        let f = try JSONFields(body ?? [:], path: "")
+        let key = try await service.updateKey(id: id, try Self.keyChanges(f))
+        record("key.update", ["key_id": .string(key.id), "key_name": .string(key.name), "team": .string(key.team)], changes: f.object)
+        return Self.json(key)
+    }
+
+    public func revokeKey(_ id: String) async throws -> JSONObject {
+        let key = try await service.revokeKey(id: id)
+        record("key.revoke", ["key_id": .string(key.id), "key_name": .string(key.name), "team": .string(key.team)])
+        return Self.json(key)
+    }
+
+    public func rotateKey(_ id: String, _ body: JSONValue?) async throws -> JSONObject {
+        let f = try JSONFields(body ?? [:], path: "")
+        let overlap = try f.int("overlap_seconds", min: 0, max: 30 * 86_400) ?? 3600
+        let (key, secret, previous) = try await service.rotateKey(id: id, overlapSeconds: overlap)
+        record(
+            "key.rotate",
+            ["key_id": .string(key.id), "previous_key_id": .string(previous.id), "team": .string(key.team), "overlap_seconds": .int(overlap)])
+        var out = Self.json(key)
+        out["key"] = .string(secret)
+        out["previous"] = .object(Self.json(previous))
+        return out
+    }
+
+    /// The audit record of a change: what changed (never a secret: keys are generated, not passed in).
+    func record(_ action: String, _ fields: JSONObject, changes: JSONObject? = nil) {
+        var event: JSONObject = ["action": .string(action), "actor": .string(actor)]
+        for (k, v) in fields { event[k] = v }
+        if let changes {
+            var c = changes
+            c["name"] = nil
+            c["team"] = nil
+            if !c.isEmpty { event["changes"] = .object(c) }
+        }
+        audit?.append(kind: "admin", fields: event)
+    }
+
+    /// Spend, tokens and requests; `query` holds `team`, `key`, `from`, `to`, `group_by` (all optional).
+    public func spend(_ get: (String) -> String?) async throws -> JSONObject {
+        var q = SpendQuery(team: get("team"), keyID: get("key"))
+        if let from = get("from") {
+            guard let ms = Self.parseTime(from) else { throw GatewayError.invalidValue("from", "Invalid 'from': use RFC 3339 or a date like 2026-11-01.") }
+            q.from = ms
+        }
+        if let to = get("to") {
+            guard let ms = Self.parseTime(to) else { throw GatewayError.invalidValue("to", "Invalid 'to': use RFC 3339 or a date like 2026-12-01.") }
+            q.to = ms
+        }
+        if let group = get("group_by") {
+            guard let g = SpendQuery.Grouping(rawValue: group) else {
+                throw GatewayError.invalidValue("group_by", "Invalid 'group_by': expected 'model' or 'day'.")
+            }
+            q.groupBy = g
+        }
+        let rows = try await service.store.spend(q)
+        let data: [JSONValue] = rows.map { row in
+            var o: JSONObject = [
+                "requests": .int(row.requests), "prompt_tokens": .int(row.promptTokens),
+                "completion_tokens": .int(row.completionTokens), "spend_usd": .number(row.cost.usdString),
+            ]
+            if let group = q.groupBy { o[group.rawValue] = row.group.map { .string($0) } ?? .null }
+            return .object(o)
+        }
+        let total = rows.reduce(into: (0, 0, 0, NanoDollars(0))) { acc, r in
+            acc.0 += r.requests
+            acc.1 += r.promptTokens
+            acc.2 += r.completionTokens
+            acc.3 += r.cost
+        }
+        return [
+            "data": .array(data),
+            "total": [
+                "requests": .int(total.0), "prompt_tokens": .int(total.1), "completion_tokens": .int(total.2),
+                "spend_usd": .number(total.3.usdString),
+            ],
+        ]
+    }
+
+    // MARK: JSON
+
+    static func teamChanges(_ f: JSONFields) throws(GatewayError) -> AdminService.TeamChanges {
+        AdminService.TeamChanges(budget: try budget(f), rpm: try limit(f, "rpm"), tpm: try limit(f, "tpm"))
+    }
+
+    static func keyChanges(_ f: JSONFields) throws(GatewayError) -> AdminService.KeyChanges {
+        var changes = AdminService.KeyChanges(budget: try budget(f), rpm: try limit(f, "rpm"), tpm: try limit(f, "tpm"))
+        changes.name = try f.string("name")
+        if let v = f.object["models"] {
+            if v.isNull {
+                changes.models = .some(nil)
+            } else {
+                guard let list = try f.stringList("models"), !list.isEmpty else {
+                    throw GatewayError.invalidValue("models", "'models' must be a non-empty list of model names, or null for all models.")
+                }
+                changes.models = .some(list)
+            }
+        }
+        if let v = f.object["expires_at"] {
+            if v.isNull {
+                changes.expiresAt = .some(nil)
+            } else if let seconds = v.intValue {
+                changes.expiresAt = .some(Int64(seconds) * 1000)
+            } else if let text = v.stringValue, let ms = parseTime(text) {
+                changes.expiresAt = .some(ms)
+            } else {
+                throw GatewayError.invalidValue("expires_at", "Invalid 'expires_at': use RFC 3339 (2026-12-31T23:59:59Z) or Unix seconds.")
+            }
+        }
+        if let m = f.object["metadata"] {
+            guard case .object(let o) = m else { throw GatewayError.wrongType("metadata", expected: "an object of strings", got: m) }
+            var metadata: [String: String] = [:]
+            for (k, v) in o {
+                guard let s = v.stringValue, k.count <= 64, s.count <= 512 else {
+                    throw GatewayError.invalidValue("metadata.\(k)", "Metadata values are strings of at most 512 characters.")
+                }
+                metadata[k] = s
+            }
+            guard metadata.count <= 32 else { throw GatewayError.invalidValue("metadata", "At most 32 metadata entries.") }
+            changes.metadata = metadata
+        }
+        return changes
+    }
+
+    static func budget(_ f: JSONFields) throws(GatewayError) -> BudgetLimit?? {
+        guard let v = f.object["budget_usd"] else {
+            if f.object["budget_period"] != nil {
+                throw GatewayError.invalidValue("budget_period", "'budget_period' needs 'budget_usd'.")
+            }
+            return nil
+        }
+        if v.isNull { return .some(nil) }
+        let text: String
+        switch v {
+        case .number(let n): text = n
+        case .string(let s): text = s
+        default: throw GatewayError.wrongType("budget_usd", expected: "a number", got: v)
+        }
+        guard let amount = NanoDollars.parseUSD(text) else {
+            throw GatewayError.invalidValue("budget_usd", "Invalid 'budget_usd': a non-negative amount in USD with at most nine decimals.")
+        }
+        var period = BudgetPeriod.monthly
+        if let p = try f.string("budget_period") {
+            guard let parsed = BudgetPeriod(rawValue: p) else {
+                throw GatewayError.invalidValue("budget_period", "Invalid 'budget_period': expected daily, weekly, monthly or total.")
+            }
+            period = parsed
+        }
+        return .some(BudgetLimit(amount: amount, period: period))
+    }
+
+    static func limit(_ f: JSONFields, _ key: String) throws(GatewayError) -> Int?? {
+        guard let v = f.object[key] else { return nil }
+        if v.isNull { return .some(nil) }
+        guard let n = try f.int(key, min: 1, max: 100_000_000) else { return nil }
+        return .some(n)
+    }
+
+    static func json(_ team: TeamRecord) -> JSONObject {
+        [
+            "id": .string(team.id), "name": .string(team.name),
+            "budget_usd": team.budget.map { .number($0.amount.usdString) } ?? .null,
+            "budget_period": team.budget.map { .string($0.period.rawValue) } ?? .null,
+            "rpm": team.rpm.map { .int($0) } ?? .null, "tpm": team.tpm.map { .int($0) } ?? .null,
+            "created_at": .string(WallClock.rfc3339(unixMilliseconds: team.createdAt)),
+            "updated_at": .string(WallClock.rfc3339(unixMilliseconds: team.updatedAt)),
+        ]
+    }
+
+    static func json(_ key: StoredKey) -> JSONObject {
+        var metadata = JSONObject()
+        for (k, v) in key.metadata.sorted(by: { $0.key < $1.key }) { metadata[k] = .string(v) }
+        return [
+            "id": .string(key.id), "name": .string(key.name), "team": .string(key.team), "prefix": .string(key.prefix),
+            "models": key.models.map { .array($0.map { .string($0) }) } ?? .null,
+            "budget_usd": key.budget.map { .number($0.amount.usdString) } ?? .null,
+            "budget_period": key.budget.map { .string($0.period.rawValue) } ?? .null,
+            "rpm": key.rpm.map { .int($0) } ?? .null, "tpm": key.tpm.map { .int($0) } ?? .null,
+            "metadata": .object(metadata),
+            "created_at": .string(WallClock.rfc3339(unixMilliseconds: key.createdAt)),
+            "expires_at": key.expiresAt.map { .string(WallClock.rfc3339(unixMilliseconds: $0)) } ?? .null,
+            "revoked_at": key.revokedAt.map { .string(WallClock.rfc3339(unixMilliseconds: $0)) } ?? .null,
+            "rotated_from": key.rotatedFrom.map { .string($0) } ?? .null,
+        ]
+    }
+
+    /// RFC 3339 (`2026-11-29T21:34:19Z`, fractional seconds and offsets allowed) or a date (`2026-11-29`).
+    static func parseTime(_ text: String) -> Int64? {
+        WallClock.parseRFC3339(text)
+    }
+}
+
+/// `/admin/*`: teams, keys and spend over HTTP, authenticated with the admin key. Errors use OpenAI's shape.
+struct AdminAPI: Sendable {
+    let operations: AdminOperations
+    let identity: IdentityCache
+    /// The admin key's digest; nil disables the admin API.
+    let adminKeyDigest: KeyDigest?
+
+    func register(on router: Router<WardenRequestContext>) {
+        let ops = operations
+        router.post("/admin/teams") { request, _ in await handle(request, status: 201) { try await ops.createTeam($0) } }
+        router.get("/admin/teams") { request, _ in await handle(request, needsBody: false) { _ in try await ops.teams() } }
+        router.get("/admin/teams/:name") { request, context in
+            await handle(request, needsBody: false) { _ in try await ops.team(context.parameters.get("name") ?? "") }
+        }
+        router.patch("/admin/teams/:name") { request, context in
+            await handle(request) { try await ops.updateTeam(context.parameters.get("name") ?? "", $0) }
+        }
+        router.post("/admin/keys") { request, _ in await handle(request, status: 201) { try await ops.createKey($0) } }
+        router.get("/admin/keys") { request, _ in
+            await handle(request, needsBody: false) { _ in try await ops.keys(team: request.uri.queryParameters["team"].map(String.init)) }
+        }
+        router.get("/admin/keys/:id") { request, context in
+            await handle(request, needsBody: false) { _ in try await ops.key(context.parameters.get("id") ?? "") }
+        }
+        router.patch("/admin/keys/:id") { request, context in
+            await handle(request) { try await ops.updateKey(context.parameters.get("id") ?? "", $0) }
+        }
+        router.delete("/admin/keys/:id") { request, context in
+            await handle(request, needsBody: false) { _ in try await ops.revokeKey(context.parameters.get("id") ?? "") }
+        }
+        router.post("/admin/keys/:id/rotate") { request, context in
+            await handle(request, status: 201) { try await ops.rotateKey(context.parameters.get("id") ?? "", $0) }
+        }
+        router.get("/admin/spend") { request, _ in
+            await handle(request, needsBody: false) { _ in
+                let query = request.uri.queryParameters
+                return try await ops.spend { query[Substring($0)].map(String.init) }
+            }
+        }
+    }
+
+    /// Authenticates, reads the body, runs `body`, and answers JSON (errors in OpenAI's shape).
+    func handle(
+        _ request: Request, status: Int = 200, needsBody: Bool = true, _ body: (JSONValue?) async throws -> JSONObject
+    ) async -> Response {
+        let requestID = HTTPResponses.requestID(from: request.headers)
+        do {
+            guard let adminKeyDigest, let header = request.headers[.authorization], let token = Gateway.bearerToken(header),
+                KeyMaterial.digest(token) == adminKeyDigest
+            else { throw GatewayError.adminUnauthorized }
+            var json: JSONValue?
+            if needsBody {
+                let bytes = try await request.body.collect(upTo: 1 << 20)
+                if bytes.readableBytes > 0 {
+                    do { json = try JSONParser.parse(bytes) } catch { throw GatewayError.invalidJSON(error.description) }
+                }
+            }
+            let object = try await body(json)
+            if request.method != .get { try? await identity.reload() }  // this process sees the change at once
+            return HTTPResponses.json(object.jsonBuffer, status: HTTPResponse.Status(code: status), requestID: requestID)
+        } catch let error as GatewayError {
+            return HTTPResponses.error(error, api: .openAI, requestID: requestID)
+        } catch {
+            return HTTPResponses.error(.internalError().with(underlying: DescribedError(description: "\(error)")), api: .openAI, requestID: requestID)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import WardenAudit
+import WardenCore
+import WardenStore
+
+/// The store opened directly by a CLI command (`warden teams|keys|spend|audit`): the configuration's
+/// store (or the embedded default's, under its data directory), migrated, with the same admin
+/// operations and audit log the server uses. A running server sees changes within a second.
+public final class StoreSession: Sendable {
+    public let config: WardenConfiguration
+    public let store: SQLStore
+    public let operations: AdminOperations
+    public let signer: AuditSigner
+    let audit: AuditLog
+
+    init(config: WardenConfiguration, store: SQLStore, signer: AuditSigner, audit: AuditLog, actor: String) {
+        self.config = config
+        self.store = store
+        self.signer = signer
+        self.audit = audit
+        self.operations = AdminOperations(service: AdminService(store: store), audit: audit, actor: actor)
+    }
+
+    /// Opens the store the options' configuration names.
+    public static func open(options: WardenServer.Options) async throws -> StoreSession {
+        let config = try WardenServer.loadConfiguration(options)
+        let logger = Logger(label: "warden.cli") { _ in
+            var handler = StreamLogHandler.standardError(label: "warden")
+            handler.logLevel = .warning
+            return handler
+        }
+        try FileManager.default.createDirectory(atPath: config.dataDirectoryPath, withIntermediateDirectories: true)
+        var password: String?
+        if let reference = config.storagePassword {
+            do {
+                password = try reference.resolve(baseDirectory: config.baseDirectory)
+            } catch {
+                throw ConfigurationError(key: "storage_password", error.problem)
+            }
+        }
+        let store = try await SQLStore.open(config.resolvedStorage, password: password, logger: logger)
+        do {
+            let signer = try AuditSigner.load(config: config, dialect: store.database.dialect, create: true)
+            let audit = AuditLog(store: store, signer: signer, configuration: config.audit, publisher: nil, logger: logger)
+            let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown"
+            return StoreSession(config: config, store: store, signer: signer, audit: audit, actor: "cli:\(user)")
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    /// Commits the audit records of what this session changed (with a checkpoint over them), then closes.
+    public func close() async {
+        if !audit.isIdle { await audit.flush(forceCheckpoint: true) }
+        await store.close()
+    }
+
+    /// `warden audit verify`: the stored log, and the published checkpoint file when `audit.publish` is one.
+    public func verifyAudit(verifierKey: String?) async throws -> AuditTools.VerifyReport {
+        var published: [(size: Int, note: String)] = []
+        if let target = config.audit.publish, !target.hasPrefix("http://"), !target.hasPrefix("https://") {
+            published = try CheckpointPublisher.read(path: SecretReference.absolutePath(target, base: config.baseDirectory))
+        }
+        return try await AuditTools.verify(
+            store: store, verifierKey: verifierKey ?? signer.verifierKey, origin: config.audit.origin, published: published)
+    }
+
+    /// `warden audit export`.
+    public func exportAudit(from: Int64, to: Int64, write: (String) throws -> Void) async throws -> AuditTools.ExportReport {
+        try await AuditTools.export(
+            store: store, verifierKey: signer.verifierKey, origin: config.audit.origin, from: from, to: to, write: write)
+    }
+}
