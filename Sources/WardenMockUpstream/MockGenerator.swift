@@ -16,6 +16,11 @@ public enum MockBehaviour: Sendable, Equatable {
     /// A model whose context window holds this many prompt tokens; longer prompts get the provider's
     /// "context too long" 400.
     case contextWindow(tokens: Int)
+    /// Reports usage with `read` prompt tokens read from the provider's cache and `write` written to it
+    /// (OpenAI's `prompt_tokens_details.cached_tokens`; Anthropic's cache read/creation tokens).
+    case cacheUsage(read: Int, write: Int)
+    /// Reports this many reasoning tokens on top of the reply's (inside OpenAI's `completion_tokens`).
+    case reasoning(tokens: Int)
 
     public init(model: String) {
         switch model {
@@ -28,6 +33,15 @@ public enum MockBehaviour: Sendable, Equatable {
                 self = .slow(milliseconds: ms)
             } else if model.hasPrefix("ctx-"), let n = Int(model.dropFirst(4)), n >= 0 {
                 self = .contextWindow(tokens: n)
+            } else if model.hasPrefix("cache-") {
+                let parts = model.dropFirst(6).split(separator: "-")
+                if parts.count == 2, let read = Int(parts[0]), let write = Int(parts[1]), read >= 0, write >= 0 {
+                    self = .cacheUsage(read: read, write: write)
+                } else {
+                    self = .normal
+                }
+            } else if model.hasPrefix("reasoning-"), let n = Int(model.dropFirst(10)), n >= 0 {
+                self = .reasoning(tokens: n)
             } else {
                 self = .normal
             }
@@ -106,6 +120,22 @@ public enum MockGenerator {
             out[name] = exampleValue(for: properties[name] ?? [:], depth: depth + 1)
         }
         return .object(out)
+    }
+
+    /// The usage `behaviour` reports instead of the plain count.
+    public static func adjust(_ usage: inout Usage, for behaviour: MockBehaviour) {
+        switch behaviour {
+        case .cacheUsage(let read, let write):
+            // The cached parts are part of the prompt; a prompt shorter than them grows to hold them.
+            usage.inputTokens = max(usage.inputTokens, read + write)
+            usage.cachedInputTokens = read
+            usage.cacheWriteTokens = write
+        case .reasoning(let tokens):
+            usage.outputTokens += tokens
+            usage.reasoningTokens = tokens
+        default:
+            break
+        }
     }
 
     /// The complete canonical answer to `request`.

@@ -52,6 +52,7 @@ public final class MockJournal: Sendable {
         var requests = 0
         var clientDisconnects = 0
         var recent: [JSONValue] = []
+        var webhooks: [JSONValue] = []
     }
 
     private let state = Mutex(State())
@@ -70,6 +71,19 @@ public final class MockJournal: Sendable {
             if s.recent.count > 100 { s.recent.removeFirst(s.recent.count - 100) }
         }
     }
+
+    /// A webhook delivery received at `/mock/webhooks` (the raw body is kept, for checking signatures).
+    func recordWebhook(headers: HTTPFields, body: String) {
+        var h = JSONObject()
+        for field in headers { h[field.name.canonicalName] = .string(field.value) }
+        let entry: JSONValue = ["headers": .object(h), "body": .string(body)]
+        state.withLock { s in
+            s.webhooks.append(entry)
+            if s.webhooks.count > 1000 { s.webhooks.removeFirst(s.webhooks.count - 1000) }
+        }
+    }
+
+    func webhooks() -> JSONObject { state.withLock { ["data": .array($0.webhooks)] } }
 
     func clientDisconnected() {
         state.withLock { $0.clientDisconnects += 1 }

@@ -17,6 +17,7 @@ import WardenCore
 /// - Upstream model names choose failures: `fail-503`, `fail-429`, `slow-<ms>`, `drop-midstream`, `bad-json`,
 ///   `ctx-<N>` (context window of N tokens).
 /// - `GET /mock/journal` returns counters and the last 100 requests, so tests can check what Warden sent.
+/// - `POST /mock/webhooks` accepts webhook deliveries; `GET /mock/webhooks` lists them (headers and raw body).
 public struct MockUpstream: Sendable {
     public struct Configuration: Sendable {
         /// Pause between streamed chunks, and before non-streamed answers.
@@ -63,6 +64,13 @@ public struct MockUpstream: Sendable {
             return self.models(anthropic: request.headers[HTTPField.Name("anthropic-version")!] != nil)
         }
         router.get("/mock/journal") { _, _ in Self.json(self.journal.snapshot()) }
+        // A webhook receiver for budget alerts and published checkpoints (tests and the demo).
+        router.post("/mock/webhooks") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            self.journal.recordWebhook(headers: request.headers, body: String(buffer: body))
+            return Response(status: .noContent)
+        }
+        router.get("/mock/webhooks") { _, _ in Self.json(self.journal.webhooks()) }
         router.get("/health") { _, _ in Response(status: .ok) }
         return router
     }
@@ -133,7 +141,11 @@ public struct MockUpstream: Sendable {
         }
         let n = counter.next()
         let id = api == .openAI ? "chatcmpl-mock-\(n)" : "msg_mock_\(n)"
-        let response = MockGenerator.response(to: parsed, id: id, created: WallClock.unixSeconds())
+        var response = MockGenerator.response(to: parsed, id: id, created: WallClock.unixSeconds())
+        if var usage = response.usage {
+            MockGenerator.adjust(&usage, for: behaviour)
+            response.usage = usage
+        }
         if behaviour == .badJSON {
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],

@@ -131,7 +131,9 @@ struct MockUpstreamCommand: AsyncParsableCommand {
             deterministic unit vectors. Upstream model names select failures: fail-503, fail-429 \
             (Retry-After: 1), slow-<ms> (waits before the headers), drop-midstream (closes the connection \
             halfway), bad-json, ctx-<N> (a context window of N tokens: longer prompts get the provider's \
-            "context too long" 400). GET /mock/journal returns counters and the last 100 requests.
+            "context too long" 400), cache-<read>-<write> and reasoning-<N> (usage with cached-prompt, \
+            cache-write or reasoning tokens). GET /mock/journal returns counters and the last 100 requests; \
+            POST /mock/webhooks records webhook deliveries and GET /mock/webhooks lists them.
             """)
 
     @Option(help: "Address to bind.") var host = "127.0.0.1"

@@ -23,20 +23,33 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-store-\(UUID().uuidString).sqlite").path
             return try await SQLStore.open(.sqlite(path: path), password: nil, logger: logger)
         case .postgres:
-            let url = ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"]!
-            guard case .postgres(let user, let host, let port, let database) = StorageLocation.parse(url)! else {
-                fatalError("WARDEN_TEST_POSTGRES_URL is not a postgres:// URL")
+            guard case .postgres(let user, let host, let port, let database) = StorageLocation.parse(try await Self.freshPostgresURL())! else {
+                fatalError("not a postgres:// URL")
             }
-            // Each test gets its own schema-free database state: drop everything first.
-            let admin = try await PostgresDatabase.connect(
-                host: host, port: port, user: user, password: nil, database: database, logger: logger)
-            for table in ["schema_migrations", "api_keys", "teams", "change_counter", "usage_records", "reservations",
-                "budget_usage", "instances", "audit_records", "audit_content", "audit_checkpoints", "settings"]
-            {
-                try await admin.query("DROP TABLE IF EXISTS \(table) CASCADE")
-            }
-            await admin.close()
             return try await SQLStore.open(.postgres(user: user, host: host, port: port, database: database), password: nil, logger: logger)
+        }
+    }
+
+    /// A new, empty database on the test server (`WARDEN_TEST_POSTGRES_URL`), so tests running in
+    /// parallel never share state.
+    static func freshPostgresURL() async throws -> String {
+        let url = ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"]!
+        guard case .postgres(let user, let host, let port, let database) = StorageLocation.parse(url)! else {
+            fatalError("WARDEN_TEST_POSTGRES_URL is not a postgres:// URL")
+        }
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let admin = try await PostgresDatabase.connect(host: host, port: port, user: user, password: nil, database: database, logger: logger)
+        let name = "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try await admin.query("CREATE DATABASE \(name)")
+        await admin.close()
+        return "postgres://\(user)@\(host):\(port)/\(name)"
+    }
+
+    /// The `storage:` line of a Warden config using this backend (SQLite: the default under data_dir).
+    func storageConfig() async throws -> String {
+        switch self {
+        case .sqlite: ""
+        case .postgres: "storage: \(try await Self.freshPostgresURL())"
         }
     }
 }

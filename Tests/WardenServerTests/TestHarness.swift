@@ -16,15 +16,19 @@ struct Harness {
     let mock: MockUpstream
     let baseURL: String
     let key = "wk-test-0123456789abcdef0123456789abcdef01234567"
+    let adminKey = "wadm-test-0123456789abcdef0123456789abcdef0123"
     let control: WardenControl
     let logs: CapturedLog
     let client: HTTPClient
 
-    /// A config with static key `key` (file secret) and a provider `local` pointing at the mock.
+    /// A config with static key `key` (file secret), the admin key `adminKey`, an audit signing key, and
+    /// providers `local` (OpenAI) and `claude` (Anthropic) pointing at the mock.
     static func config(mockURL: String, extra: String) -> String {
         """
         listen: 127.0.0.1:0
         data_dir: ./data
+        admin_key: file:./admin-key
+        \(extra.contains("audit:") ? "" : "audit: {signing_key: file:./audit-key}")
         keys:
           - {name: test, team: qa, key: file:./key}
         providers:
@@ -32,20 +36,25 @@ struct Harness {
           claude: {type: anthropic, base_url: "\(mockURL)", api_key: file:./upstream-key}
         \(extra.contains("reliability:") ? "" : "reliability: {backoff_initial: 10ms, backoff_max: 50ms}")
         \(extra)
-        """
+        """.replacingOccurrences(of: "{MOCK}", with: mockURL)
     }
 
     /// Starts the mock and Warden, runs `body`, then shuts both down.
     static func with(
-        models: String, extra: String = "", mockLatency: Duration = .zero,
+        models: String, extra: String = "", backend: StoreBackend = .sqlite, mockLatency: Duration = .zero,
         _ body: (Harness) async throws -> Void
     ) async throws {
+        let extra = extra + "\n" + (try await backend.storageConfig())
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let key = "wk-test-0123456789abcdef0123456789abcdef01234567"
         try key.write(toFile: directory + "/key", atomically: true, encoding: .utf8)
         try "upstream-secret".write(toFile: directory + "/upstream-key", atomically: true, encoding: .utf8)
+        try "alert-secret".write(toFile: directory + "/alert-secret", atomically: true, encoding: .utf8)
+        try "wadm-test-0123456789abcdef0123456789abcdef0123".write(toFile: directory + "/admin-key", atomically: true, encoding: .utf8)
+        try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+            .write(toFile: directory + "/audit-key", atomically: true, encoding: .utf8)
 
         let mock = MockUpstream(configuration: .init(latency: mockLatency))
         let (mockPorts, mockPortSink) = AsyncStream.makeStream(of: Int.self)
@@ -91,7 +100,7 @@ struct Harness {
         }
     }
 
-    enum HarnessError: Error { case notStarted }
+    enum HarnessError: Error { case notStarted, unexpected(String) }
 
     struct Reply {
         var status: Int
@@ -104,11 +113,11 @@ struct Harness {
     /// Sends a request to Warden with the test key.
     func send(
         _ path: String, method: HTTPMethod = .POST, json: JSONValue? = nil, headers: [(String, String)] = [],
-        authenticated: Bool = true, timeout: TimeAmount = .seconds(30)
+        authenticated: Bool = true, bearer: String? = nil, timeout: TimeAmount = .seconds(30)
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
-        if authenticated { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if authenticated { request.headers.add(name: "Authorization", value: "Bearer \(bearer ?? key)") }
         for (n, v) in headers { request.headers.add(name: n, value: v) }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -117,6 +126,20 @@ struct Harness {
         let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
         return Reply(status: Int(response.status.code), headers: response.headers, body: body)
+    }
+
+    /// Sends an admin API request with the admin key.
+    func admin(_ path: String, method: HTTPMethod = .POST, json: JSONValue? = nil) async throws -> Reply {
+        try await send(path, method: method, json: json, bearer: adminKey)
+    }
+
+    /// Creates a key with the admin API and returns its id and secret.
+    func createKey(_ body: JSONObject) async throws -> (id: String, secret: String) {
+        let reply = try await admin("/admin/keys", json: .object(body))
+        guard reply.status == 201, let id = reply.json?["id"]?.stringValue, let secret = reply.json?["key"]?.stringValue else {
+            throw HarnessError.unexpected(reply.text)
+        }
+        return (id, secret)
     }
 
     func chat(_ model: String, _ text: String = "hello", stream: Bool = false) -> JSONValue {

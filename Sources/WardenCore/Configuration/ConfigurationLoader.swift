@@ -65,6 +65,13 @@ public enum ConfigurationLoader {
 
     /// Checks what decoding alone cannot: references between sections, ranges, URL shapes.
     public static func validate(_ config: WardenConfiguration) throws(ConfigurationError) {
+        for (key, reference) in config.secretReferences {
+            guard case .vault(let path) = reference else { continue }
+            guard SecretReference.parseVaultPath(path) != nil else {
+                throw ConfigurationError(key: key, "expected vault:MOUNT/PATH#FIELD, like vault:secret/warden/openai#api_key")
+            }
+            guard config.vault != nil else { throw ConfigurationError(key: key, "is a vault: reference, but there is no `vault:` section") }
+        }
         var providerNames = Set<String>()
         for (name, provider) in config.providers {
             let key = "providers.\(name)"

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where a secret comes from: `file:PATH`, `env:NAME`, `vault:MOUNT/PATH#FIELD`, or a literal value.
 ///
@@ -69,9 +70,32 @@ public enum SecretReference: Sendable, Hashable, Decodable, CustomStringConverti
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !trimmed.isEmpty else { throw ConfigurationError(key: "", "secret file \(full) is empty") }
             return trimmed
-        case .vault:
-            throw ConfigurationError(key: "", "vault: secret references are not supported by this version yet")
+        case .vault(let path):
+            guard let value = Self.vaultValues.withLock({ $0[path] }) else {
+                throw ConfigurationError(key: "", "vault:\(path) was not read from Vault (is `vault:` configured?)")
+            }
+            return value
         }
+    }
+
+    /// Values of `vault:` references, read from Vault by the last start or reload (memory only).
+    static let vaultValues = Mutex<[String: String]>([:])
+
+    /// Replaces the values `vault:` references resolve to (keys are `MOUNT/PATH#FIELD`).
+    public static func setVaultValues(_ values: [String: String]) {
+        vaultValues.withLock { $0 = values }
+    }
+
+    /// `MOUNT/PATH#FIELD` split into the KV v2 mount, the secret's path and the field.
+    public static func parseVaultPath(_ text: String) -> (mount: String, path: String, field: String)? {
+        guard let hash = text.lastIndex(of: "#") else { return nil }
+        let location = text[..<hash]
+        let field = String(text[text.index(after: hash)...])
+        guard let slash = location.firstIndex(of: "/"), !field.isEmpty else { return nil }
+        let mount = String(location[..<slash])
+        let path = String(location[location.index(after: slash)...])
+        guard !mount.isEmpty, !path.isEmpty, !path.contains(".."), !mount.contains("..") else { return nil }
+        return (mount, path, field)
     }
 
     /// `path` made absolute against `base` unless it already is.

@@ -21,6 +21,8 @@ public struct WardenConfiguration: Sendable, Decodable {
     public var adminKey: SecretReference?
     public var budgets: BudgetsConfiguration
     public var audit: AuditConfiguration
+    /// Where `vault:` secret references are read from.
+    public var vault: VaultConfiguration?
 
     /// The directory relative paths are resolved against (the config file's directory, or the working
     /// directory for the embedded default). Not part of the file.
@@ -28,7 +30,7 @@ public struct WardenConfiguration: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, data_dir, keys, providers, models, server, shutdown, health, reliability, log
-        case storage, storage_password, admin_key, budgets, audit
+        case storage, storage_password, admin_key, budgets, audit, vault
     }
 
     public init(from decoder: any Decoder) throws {
@@ -66,6 +68,20 @@ public struct WardenConfiguration: Sendable, Decodable {
         adminKey = try c.decodeIfPresent(SecretReference.self, forKey: .admin_key)
         budgets = try c.decodeIfPresent(BudgetsConfiguration.self, forKey: .budgets) ?? BudgetsConfiguration()
         audit = try c.decodeIfPresent(AuditConfiguration.self, forKey: .audit) ?? AuditConfiguration()
+        vault = try c.decodeIfPresent(VaultConfiguration.self, forKey: .vault)
+    }
+
+    /// Every secret reference in the configuration, with the key it sits at (for `warden doctor`, and to
+    /// fetch `vault:` ones before anything resolves them).
+    public var secretReferences: [(key: String, reference: SecretReference)] {
+        var out: [(String, SecretReference)] = providers.compactMap { p in p.config.apiKey.map { ("providers.\(p.name).api_key", $0) } }
+        let named: [(String, SecretReference?)] = [
+            ("storage_password", storagePassword), ("admin_key", adminKey), ("audit.signing_key", audit.signingKey),
+            ("audit.publish_secret", audit.publishSecret), ("budgets.alerts.secret", budgets.alerts?.secret),
+        ]
+        for (key, reference) in named { if let reference { out.append((key, reference)) } }
+        out += keys.enumerated().map { ("keys[\($0.offset)].key", $0.element.key) }
+        return out
     }
 
     public init(
@@ -121,14 +137,24 @@ public struct StaticKeyConfiguration: Sendable, Decodable {
     public var key: SecretReference
     /// Models this key may use; all when absent.
     public var models: [String]?
+    /// The key's own budget and rate limits (its team's, set with the admin API or CLI, apply too).
+    public var budget: BudgetLimit?
+    public var rpm: Int?
+    public var tpm: Int?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, team, key, models }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, team, key, models, budget_usd, budget_period, rpm, tpm }
 
-    public init(name: String, team: String, key: SecretReference, models: [String]? = nil) {
+    public init(
+        name: String, team: String, key: SecretReference, models: [String]? = nil, budget: BudgetLimit? = nil, rpm: Int? = nil,
+        tpm: Int? = nil
+    ) {
         self.name = name
         self.team = team
         self.key = key
         self.models = models
+        self.budget = budget
+        self.rpm = rpm
+        self.tpm = tpm
     }
 
     public init(from decoder: any Decoder) throws {
@@ -138,6 +164,27 @@ public struct StaticKeyConfiguration: Sendable, Decodable {
         team = try c.decodeIfPresent(String.self, forKey: .team) ?? "default"
         key = try c.decode(SecretReference.self, forKey: .key)
         models = try c.decodeIfPresent([String].self, forKey: .models)
+        if c.contains(.budget_usd) {
+            let text: String
+            if let d = try? c.decode(Double.self, forKey: .budget_usd) { text = "\(d)" } else { text = try c.decode(String.self, forKey: .budget_usd) }
+            guard let amount = NanoDollars.parseUSD(text) else {
+                throw ConfigurationError(key: (c.codingPath + [CodingKeys.budget_usd]).configKey, "expected an amount in USD, like 25 or 0.50")
+            }
+            let periodText = try c.decodeIfPresent(String.self, forKey: .budget_period) ?? "monthly"
+            guard let period = BudgetPeriod(rawValue: periodText) else {
+                throw ConfigurationError(
+                    key: (c.codingPath + [CodingKeys.budget_period]).configKey, "expected daily, weekly, monthly or total")
+            }
+            budget = BudgetLimit(amount: amount, period: period)
+        } else if c.contains(.budget_period) {
+            throw ConfigurationError(key: (c.codingPath + [CodingKeys.budget_period]).configKey, "needs budget_usd")
+        }
+        for (key, target) in [(CodingKeys.rpm, \StaticKeyConfiguration.rpm), (.tpm, \.tpm)] {
+            if let v = try c.decodeIfPresent(Int.self, forKey: key) {
+                guard v >= 1 else { throw ConfigurationError(key: (c.codingPath + [key]).configKey, "must be at least 1") }
+                self[keyPath: target] = v
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import WardenAudit
 import WardenCore
+import WardenProviders
 import WardenStore
 
 /// The store opened directly by a CLI command (`warden teams|keys|spend|audit`): the configuration's
@@ -31,6 +32,16 @@ public final class StoreSession: Sendable {
             return handler
         }
         try FileManager.default.createDirectory(atPath: config.dataDirectoryPath, withIntermediateDirectories: true)
+        if config.secretReferences.contains(where: { if case .vault = $0.reference { true } else { false } }) {
+            let transport = HTTPTransport(maxConnectionsPerHost: 4)
+            do {
+                try await VaultSecrets.prefetch(config, transport: transport)
+            } catch {
+                await transport.shutdown()
+                throw error
+            }
+            await transport.shutdown()
+        }
         var password: String?
         if let reference = config.storagePassword {
             do {

@@ -32,11 +32,17 @@ public enum Doctor {
         }
 
         // Secrets: where each comes from, whether it resolves, and whether its source is discouraged.
-        var secrets: [(String, SecretReference)] = config.providers.compactMap { p in p.config.apiKey.map { ("providers.\(p.name).api_key", $0) } }
-        for (name, ref) in [("storage_password", config.storagePassword), ("admin_key", config.adminKey), ("audit.signing_key", config.audit.signingKey)] {
-            if let ref { secrets.append((name, ref)) }
+        let secrets = config.secretReferences
+        if secrets.contains(where: { if case .vault = $0.reference { true } else { false } }) {
+            let transport = HTTPTransport(maxConnectionsPerHost: 4)
+            do {
+                try await VaultSecrets.prefetch(config, transport: transport)
+                add(.ok, "vault", "read the vault: secrets from \(config.vault?.address ?? "")")
+            } catch {
+                add(.error, "vault", error.description)
+            }
+            await transport.shutdown()
         }
-        secrets += config.keys.enumerated().map { ("keys[\($0.offset)].key (\($0.element.name))", $0.element.key) }
         for (subject, ref) in secrets {
             do {
                 _ = try ref.resolve(baseDirectory: config.baseDirectory)

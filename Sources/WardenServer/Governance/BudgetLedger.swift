@@ -17,6 +17,13 @@ public struct BudgetScope: Sendable, Hashable {
     public var ledgerKey: String { "\(kind.rawValue):\(id)" }
 }
 
+/// A scope's spend in its current period, after a settlement.
+public struct ScopeSpend: Sendable {
+    public var scope: BudgetScope
+    public var periodStart: Int64
+    public var spent: NanoDollars
+}
+
 /// Money set aside for one request until it settles.
 public struct Reservation: Sendable {
     public var id: String
@@ -52,8 +59,10 @@ public protocol BudgetLedger: Sendable {
     /// Reserves `amount` against all `scopes` or none. Throws `BudgetRefusal`.
     func reserve(_ amount: NanoDollars, scopes: [BudgetScope], keyID: String, team: String, now: Int64) async throws
         -> Reservation
-    /// Releases the reservation and books `actual` as spent.
-    func settle(_ reservation: Reservation, actual: NanoDollars) async
+    /// Releases the reservation and books `actual` as spent. Returns each scope's spend afterwards (for
+    /// budget alerts; empty if it could not be read).
+    @discardableResult
+    func settle(_ reservation: Reservation, actual: NanoDollars) async -> [ScopeSpend]
     /// The smallest amount left across `scopes` (nil when none has a budget).
     func remaining(_ scopes: [BudgetScope], now: Int64) async throws -> NanoDollars?
 }
@@ -144,16 +153,21 @@ public final class LocalBudgetLedger: BudgetLedger {
         return reservation
     }
 
-    public func settle(_ reservation: Reservation, actual: NanoDollars) async {
-        entries.withLock { e in
+    @discardableResult
+    public func settle(_ reservation: Reservation, actual: NanoDollars) async -> [ScopeSpend] {
+        let out = entries.withLock { e in
+            var out: [ScopeSpend] = []
             for (scope, start) in reservation.scopes {
                 guard var entry = e[scope.ledgerKey], entry.periodStart == start else { continue }
                 entry.reserved -= reservation.amount
                 entry.spent += actual
                 e[scope.ledgerKey] = entry
+                out.append(ScopeSpend(scope: scope, periodStart: start, spent: entry.spent))
             }
+            return out
         }
         writer.recordSettlement(reservationID: reservation.id)
+        return out
     }
 
     public func remaining(_ scopes: [BudgetScope], now: Int64) async throws -> NanoDollars? {
@@ -234,18 +248,26 @@ public final class SharedBudgetLedger: BudgetLedger {
             [.text(scope.ledgerKey), .int(start), .text(scope.id), .int(start)])
     }
 
-    public func settle(_ reservation: Reservation, actual: NanoDollars) async {
+    @discardableResult
+    public func settle(_ reservation: Reservation, actual: NanoDollars) async -> [ScopeSpend] {
         do {
-            try await store.database.transaction { db in
+            return try await store.database.transaction { db in
+                var out: [ScopeSpend] = []
                 for (scope, start) in reservation.scopes {
-                    try await db.query(
-                        "UPDATE budget_usage SET reserved_nano = reserved_nano - ?, spent_nano = spent_nano + ? WHERE scope = ? AND period_start = ?",
+                    let rows = try await db.query(
+                        """
+                        UPDATE budget_usage SET reserved_nano = reserved_nano - ?, spent_nano = spent_nano + ?
+                        WHERE scope = ? AND period_start = ? RETURNING spent_nano
+                        """,
                         [.int(reservation.amount), .int(actual), .text(scope.ledgerKey), .int(start)])
+                    if let spent = rows.first?.int("spent_nano") { out.append(ScopeSpend(scope: scope, periodStart: start, spent: spent)) }
                 }
                 try await db.query("DELETE FROM reservations WHERE id = ?", [.text(reservation.id)])
+                return out
             }
         } catch {
             // The reservation stays in the store and is counted as spent (at its full amount) by the sweeper.
+            return []
         }
     }
 

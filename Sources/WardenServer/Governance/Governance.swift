@@ -14,6 +14,7 @@ public final class Governance: Sendable {
     public let limiter: RateLimiter
     public let audit: AuditLog
     let webhooks: WebhookSender
+    let alerts: BudgetAlerter
     /// This process's id in reservations and heartbeats.
     public let instanceID: String
     let logger: Logger
@@ -29,6 +30,7 @@ public final class Governance: Sendable {
         self.limiter = limiter
         self.audit = audit
         self.webhooks = webhooks
+        self.alerts = BudgetAlerter(store: store, webhooks: webhooks, audit: audit, logger: logger)
         self.instanceID = instanceID
         self.logger = logger
     }

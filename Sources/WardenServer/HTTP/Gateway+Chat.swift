@@ -91,8 +91,12 @@ extension Gateway {
             body: ResponseBody { writer in
                 var relay = StreamRelay(
                     clientAPI: exchange.api, rawAPI: streamed.rawAPI, request: chat, estimatedInputTokens: estimatedInput)
-                let report = { () -> JSONObject in
-                    ["request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead()))]
+                let report = { (usage: Usage?) -> JSONObject in
+                    var o: JSONObject = [
+                        "request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead())),
+                    ]
+                    if let usage, let pricing = trace.snapshot.pricing { o["cost_usd"] = .number(pricing.cost(of: usage).usdString) }
+                    return o
                 }
                 // The audit record keeps the SHA-256 of exactly the bytes the client was sent.
                 var hasher = SHA256()
@@ -137,7 +141,7 @@ extension Gateway {
                             if batch == nil { break }
                         }
                         if Task.isCancelled { throw ClientGone() }
-                        var closing = relay.finish(report: report())
+                        var closing = relay.finish(report: report(relay.usage))
                         out.writeBuffer(&closing)
                         try await send(out)
                     }

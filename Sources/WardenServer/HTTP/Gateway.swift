@@ -66,7 +66,10 @@ public final class Gateway: Sendable {
     func complete(_ exchange: Exchange, status: Int, error: GatewayError? = nil, usage: Usage? = nil) async -> NanoDollars? {
         let snapshot = exchange.trace.snapshot
         let cost: NanoDollars? = usage.flatMap { u in snapshot.pricing?.cost(of: u) }
-        if let reservation = snapshot.reservation { await governance.ledger.settle(reservation, actual: cost ?? 0) }
+        if let reservation = snapshot.reservation {
+            let spends = await governance.ledger.settle(reservation, actual: cost ?? 0)
+            governance.alerts.observe(spends, runtime: exchange.runtime)
+        }
         if let admission = snapshot.rateLimit { governance.limiter.correct(admission, actualTokens: usage?.totalTokens ?? 0) }
         // Requests refused before reaching a model (bad model, denied, over budget) are not spend.
         if exchange.booksUsage, usage != nil || status < 400, let principal = exchange.principal, let model = exchange.entry.model {

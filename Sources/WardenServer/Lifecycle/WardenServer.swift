@@ -84,6 +84,13 @@ public enum WardenServer {
         } catch {
             throw ConfigurationError(key: "data_dir", "cannot create \(dataDir): \(error.localizedDescription)")
         }
+        let transport = HTTPTransport(maxConnectionsPerHost: config.providers.map(\.config.maxConnections).max() ?? 512)
+        do {
+            try await VaultSecrets.prefetch(config, transport: transport)
+        } catch {
+            await transport.shutdown()
+            throw error
+        }
         var storagePassword: String?
         if let ref = config.storagePassword {
             do {
@@ -101,7 +108,6 @@ public enum WardenServer {
             printKeyBanner(generatedKey, adminKey: admin.generated, listen: config.listen)
         }
 
-        let transport = HTTPTransport(maxConnectionsPerHost: config.providers.map(\.config.maxConnections).max() ?? 512)
         let needsMock = config.providers.contains { $0.config.type == .mock }
         let mockLatency = config.providers.first { $0.config.type == .mock }?.config.latency?.duration ?? .zero
 
@@ -287,6 +293,7 @@ public enum WardenServer {
         }
         do {
             let config = try loadConfiguration(options)
+            try await VaultSecrets.prefetch(config, transport: transport)
             let old = holder.runtime.config
             if config.listen != old.listen || config.dataDir != old.dataDir {
                 logger.warning("listen and data_dir changes take effect only after a restart")

@@ -30,8 +30,8 @@ struct StreamRelay {
         }
     }
 
-    /// Frames for one chunk. `report` gives Warden's own numbers for the final usage frame.
-    mutating func frames(for chunk: ChatStreamChunk, report: () -> JSONObject) -> ByteBuffer {
+    /// Frames for one chunk. `report` gives Warden's own numbers (for the usage so far) for the final usage frame.
+    mutating func frames(for chunk: ChatStreamChunk, report: (Usage?) -> JSONObject) -> ByteBuffer {
         for event in chunk.events {
             switch event {
             case .usage(let u): usage = u
@@ -44,7 +44,7 @@ struct StreamRelay {
         var out = ByteBuffer()
         if var encoder = openAIEncoder {
             for var object in encoder.encode(chunk.events) {
-                if case .object = object["usage"] { object["warden"] = .object(report()) }
+                if case .object = object["usage"] { object["warden"] = .object(report(usage)) }
                 ServerSentEvent.write(event: nil, json: object, to: &out)
             }
             openAIEncoder = encoder
@@ -60,7 +60,7 @@ struct StreamRelay {
                 if case .object = object["usage"] {
                     let hasChoices = !(object["choices"]?.arrayValue?.isEmpty ?? true)
                     if includeUsage {
-                        object["warden"] = .object(report())
+                        object["warden"] = .object(report(usage))
                     } else if hasChoices {
                         object.removeValue(forKey: "usage")
                     } else {
@@ -73,7 +73,7 @@ struct StreamRelay {
             case .anthropic:
                 let name = chunk.eventName ?? object["type"]?.stringValue
                 if object["type"] == "message_delta" {
-                    object["warden"] = .object(report())
+                    object["warden"] = .object(report(usage))
                     ServerSentEvent.write(event: name, json: object, to: &out)
                 } else {
                     Self.forward(chunk, event: name, object: object, to: &out)

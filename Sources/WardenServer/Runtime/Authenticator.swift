@@ -51,7 +51,7 @@ public struct Authenticator: Sendable {
         for (config, value) in staticKeys {
             table[KeyMaterial.digest(value)] = Principal(
                 keyID: "static:\(config.name)", keyName: config.name, team: config.team,
-                allowedModels: config.models.map(Set.init))
+                allowedModels: config.models.map(Set.init), budget: config.budget, rpm: config.rpm, tpm: config.tpm)
         }
         self.principalsByHash = table
     }

@@ -40,12 +40,15 @@ public final class GatewayRuntime: Sendable {
     /// The config's static keys with their secrets resolved.
     public let staticKeys: [(config: StaticKeyConfiguration, value: String)]
     public let backoff: BackoffPolicy
+    /// `budgets.alerts.secret`, resolved.
+    let alertSecret: String?
 
     init(
         config: WardenConfiguration, models: [String: RouteModel], providers: [(name: String, client: any ProviderClient)],
-        staticKeys: [(config: StaticKeyConfiguration, value: String)]
+        staticKeys: [(config: StaticKeyConfiguration, value: String)], alertSecret: String? = nil
     ) {
         self.config = config
+        self.alertSecret = alertSecret
         self.models = models
         self.modelNames = config.models.map(\.name)
         self.providers = providers
@@ -132,7 +135,15 @@ public final class GatewayRuntime: Sendable {
                 throw ConfigurationError(key: "keys[\(i)].key", error.problem)
             }
         }
-        return GatewayRuntime(config: config, models: models, providers: providers, staticKeys: staticKeys)
+        var alertSecret: String?
+        if let alerts = config.budgets.alerts {
+            do {
+                alertSecret = try alerts.secret.resolve(baseDirectory: config.baseDirectory)
+            } catch {
+                throw ConfigurationError(key: "budgets.alerts.secret", error.problem)
+            }
+        }
+        return GatewayRuntime(config: config, models: models, providers: providers, staticKeys: staticKeys, alertSecret: alertSecret)
     }
 }
 

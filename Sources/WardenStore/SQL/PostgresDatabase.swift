@@ -35,9 +35,16 @@ public final class PostgresDatabase: SQLDatabase {
         return try await Self.collect(rows)
     }
 
+    /// Rolls back and rethrows the body's own error as it was thrown (PostgresNIO wraps it), so callers
+    /// can tell a refusal from a failure the same way on both stores.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
-            try await body(InTransaction(connection: connection, logger: logger))
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(InTransaction(connection: connection, logger: logger))
+            }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
+            throw error
         }
     }
 
