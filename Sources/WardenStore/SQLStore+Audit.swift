@@ -144,6 +144,16 @@ extension SQLStore {
         }
     }
 
+    /// The records that still have captured content, in position order, a page at a time.
+    public func auditRecordsWithContent(fromSeq: Int, limit: Int) async throws -> [AuditRow] {
+        try await database.query(
+            """
+            SELECT r.seq, r.at, r.kind, r.body, r.leaf_hash FROM audit_records r JOIN audit_content c ON c.seq = r.seq
+            WHERE r.seq >= ? ORDER BY r.seq LIMIT ?
+            """, [.int(Int64(fromSeq)), .int(Int64(limit))]
+        ).map(Self.auditRow)
+    }
+
     public func checkpoints() async throws -> [CheckpointRow] {
         try await database.query("SELECT size, at, root, note FROM audit_checkpoints ORDER BY size", []).map {
             CheckpointRow(size: Int($0.int("size") ?? 0), at: $0.int("at") ?? 0, root: $0.bytes("root") ?? [], note: $0.string("note") ?? "")

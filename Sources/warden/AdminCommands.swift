@@ -293,7 +293,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Verify, export and read the key of the tamper-evident audit log.",
-        subcommands: [Verify.self, Export.self, PublicKey.self])
+        subcommands: [Verify.self, Export.self, PublicKey.self, EraseContent.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -372,6 +372,36 @@ struct AuditCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data((text + "\n").utf8))
             }
             try? handle.close()
+        }
+    }
+
+    struct EraseContent: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "erase-content",
+            abstract: "Erase captured prompt and response text (audit.capture_content), e.g. for a GDPR request.",
+            discussion: """
+                The records stay, with the hashes of the text, so the log still verifies; only the stored text \
+                goes. Selects records by request id (the x-request-id Warden returned), by key, or by time. The \
+                erasure is itself an audit record.
+                """)
+        @Option(name: .customLong("request-id"), help: "A request's id; repeat for several.") var requestIDs: [String] = []
+        @Option(name: .customLong("key"), help: "Every request made with this key id.") var keyID: String?
+        @Option(help: "Every request before this time (RFC 3339 or a date).") var before: String?
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            guard !requestIDs.isEmpty || keyID != nil || before != nil else {
+                throw ValidationError("say what to erase: --request-id, --key or --before")
+            }
+            var beforeMs: Int64?
+            if let before {
+                guard let ms = WallClock.parseRFC3339(before) else { throw ValidationError("--before: use RFC 3339 or a date like 2026-11-01") }
+                beforeMs = ms
+            }
+            try await store.withSession { session in
+                let erased = try await session.eraseContent(requestIDs: Set(requestIDs), keyID: keyID, before: beforeMs)
+                print("erased the captured content of \(erased) records")
+            }
         }
     }
 

@@ -42,6 +42,7 @@ struct Harness {
     /// Starts the mock and Warden, runs `body`, then shuts both down.
     static func with(
         models: String, extra: String = "", backend: StoreBackend = .sqlite, mockLatency: Duration = .zero,
+        afterShutdown: ((_ configPath: String) async throws -> Void)? = nil,
         _ body: (Harness) async throws -> Void
     ) async throws {
         let extra = extra + "\n" + (try await backend.storageConfig())
@@ -98,6 +99,7 @@ struct Harness {
             await mockGroup.triggerGracefulShutdown()
             try await group.waitForAll()
         }
+        try await afterShutdown?(directory + "/warden.yaml")
     }
 
     enum HarnessError: Error { case notStarted, unexpected(String) }

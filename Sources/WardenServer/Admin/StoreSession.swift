@@ -14,12 +14,14 @@ public final class StoreSession: Sendable {
     public let operations: AdminOperations
     public let signer: AuditSigner
     let audit: AuditLog
+    let actor: String
 
     init(config: WardenConfiguration, store: SQLStore, signer: AuditSigner, audit: AuditLog, actor: String) {
         self.config = config
         self.store = store
         self.signer = signer
         self.audit = audit
+        self.actor = actor
         self.operations = AdminOperations(service: AdminService(store: store), audit: audit, actor: actor)
     }
 
@@ -82,5 +84,34 @@ public final class StoreSession: Sendable {
     public func exportAudit(from: Int64, to: Int64, write: (String) throws -> Void) async throws -> AuditTools.ExportReport {
         try await AuditTools.export(
             store: store, verifierKey: signer.verifierKey, origin: config.audit.origin, from: from, to: to, write: write)
+    }
+
+    /// `warden audit erase-content`: deletes captured prompt and response text (GDPR erasure) of the
+    /// records matching any of the selectors, leaving the records and their hashes, so the log still
+    /// verifies. The erasure itself is audited (what was selected and how many, never the content).
+    public func eraseContent(requestIDs: Set<String>, keyID: String?, before: Int64?) async throws -> Int {
+        var seqs: [Int] = []
+        var next = 0
+        while true {
+            let page = try await store.auditRecordsWithContent(fromSeq: next, limit: 5000)
+            guard let last = page.last else { break }
+            for row in page {
+                let body = try? JSONParser.parse(row.body)
+                let matches =
+                    (body?["request_id"]?.stringValue).map(requestIDs.contains) == true
+                    || (keyID != nil && body?["key_id"]?.stringValue == keyID)
+                    || (before.map { row.at < $0 } ?? false)
+                if matches { seqs.append(row.seq) }
+            }
+            next = last.seq + 1
+        }
+        guard !seqs.isEmpty else { return 0 }
+        try await store.eraseAuditContent(seqs: seqs)
+        var event: JSONObject = ["action": "audit.content_erase", "actor": .string(actor), "records": .int(seqs.count)]
+        if !requestIDs.isEmpty { event["request_ids"] = .array(requestIDs.sorted().map(JSONValue.string)) }
+        if let keyID { event["key_id"] = .string(keyID) }
+        if let before { event["before"] = .string(WallClock.rfc3339(unixMilliseconds: before)) }
+        audit.append(kind: "admin", fields: event)
+        return seqs.count
     }
 }
