@@ -11,6 +11,14 @@ struct PricingTests {
         #expect(NanoDollars.parseUSD("0.000000001") == 1)
         #expect(NanoDollars.parseUSD("0.0000000001") == nil, "beyond nano precision")
         #expect(NanoDollars.parseUSD("-1") == nil)
+        // Exponent forms, as Python's json writes small numbers.
+        #expect(NanoDollars.parseUSD("4.5e-05") == 45_000)
+        #expect(NanoDollars.parseUSD("1E-9") == 1)
+        #expect(NanoDollars.parseUSD("1e-10") == nil, "beyond nano precision")
+        #expect(NanoDollars.parseUSD("2.5e3") == 2_500_000_000_000)
+        #expect(NanoDollars.parseUSD("1e400") == nil)
+        #expect(NanoDollars.parseUSD("-1e-3") == nil)
+        #expect(NanoDollars.parseUSD("e5") == nil)
         #expect(NanoDollars(12_500_000_000).usdString == "12.50")
         #expect(NanoDollars(1_234_567).usdString == "0.001234567")
     }

@@ -83,6 +83,27 @@ struct StoreTests {
         #expect(try await store.changeCounter() == c0 + 3)
     }
 
+    @Test("a transaction runs to its end when its caller is cancelled, and the store stays usable", arguments: StoreBackend.available)
+    func cancelledTransaction(_ backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        let db = store.database
+        let (started, startedSink) = AsyncStream.makeStream(of: Void.self)
+        let task = Task {
+            try await db.transaction { tx in
+                startedSink.yield()
+                try await Task.sleep(for: .milliseconds(200))
+                try await tx.query("INSERT INTO settings (name, value) VALUES ('first', 'x')")
+            }
+        }
+        _ = await started.first { _ in true }
+        task.cancel()
+        _ = try? await task.value
+        try await db.transaction { tx in try await tx.query("INSERT INTO settings (name, value) VALUES ('second', 'y')") }
+        let names = try await db.query("SELECT name FROM settings WHERE name IN ('first', 'second') ORDER BY name").compactMap { $0.string("name") }
+        #expect(names == ["first", "second"])
+        await store.close()
+    }
+
     @Test("usage is recorded once per request and reported by model and by day", arguments: StoreBackend.available)
     func usage(_ backend: StoreBackend) async throws {
         let store = try await backend.open()

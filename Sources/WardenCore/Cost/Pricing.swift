@@ -15,9 +15,29 @@ extension NanoDollars {
         return (negative ? "-" : "") + "\(whole).\(fraction)"
     }
 
-    /// Parses USD written as a decimal (`12.5`, `0.000150`) into nano-dollars, exactly; nil beyond nine decimals.
+    /// Parses USD written as a decimal (`12.5`, `0.000150`, or as JSON encoders write small numbers,
+    /// `4.5e-05`) into nano-dollars, exactly; nil beyond nine decimals.
     public static func parseUSD(_ text: String) -> NanoDollars? {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        var t = text.trimmingCharacters(in: .whitespaces)
+        if let e = t.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            // Move the decimal point: the mantissa's digits, shifted by the exponent, as a plain decimal.
+            guard let exponent = Int(t[t.index(after: e)...]), abs(exponent) <= 30 else { return nil }
+            let mantissa = t[..<e]
+            let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count <= 2, !mantissa.hasPrefix("-"), !mantissa.hasPrefix("+") else { return nil }
+            let digits = String(parts[0]) + (parts.count == 2 ? String(parts[1]) : "")
+            guard !digits.isEmpty, digits.allSatisfy(\.isNumber) else { return nil }
+            var point = parts[0].count + exponent
+            var padded = digits
+            if point <= 0 {
+                padded = String(repeating: "0", count: 1 - point) + padded
+                point = 1
+            }
+            if point > padded.count { padded += String(repeating: "0", count: point - padded.count) }
+            var fraction = String(padded.dropFirst(point))
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            t = String(padded.prefix(point)) + (fraction.isEmpty ? "" : "." + fraction)
+        }
         guard !t.isEmpty, !t.hasPrefix("-") else { return nil }
         let parts = t.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])) else { return nil }

@@ -37,15 +37,20 @@ public final class PostgresDatabase: SQLDatabase {
 
     /// Rolls back and rethrows the body's own error as it was thrown (PostgresNIO wraps it), so callers
     /// can tell a refusal from a failure the same way on both stores.
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(InTransaction(connection: connection, logger: logger))
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let client = client
+        let logger = logger
+        // In a task of its own, so a cancelled caller cannot cut a transaction short between its statements.
+        return try await Task {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await body(InTransaction(connection: connection, logger: logger))
+                }
+            } catch let error as PostgresTransactionError {
+                if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
+                throw error
             }
-        } catch let error as PostgresTransactionError {
-            if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
-            throw error
-        }
+        }.value
     }
 
     public func close() async {
@@ -64,7 +69,7 @@ public final class PostgresDatabase: SQLDatabase {
             return try await PostgresDatabase.collect(rows)
         }
 
-        func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
             try await body(self)
         }
 

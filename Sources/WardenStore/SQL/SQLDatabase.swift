@@ -55,8 +55,10 @@ public protocol SQLDatabase: Sendable {
     /// Runs one statement and returns its rows.
     @discardableResult
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
-    /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs `body` in a transaction: committed if it returns, rolled back if it throws. Once begun, a
+    /// transaction runs to its end even if the calling task is cancelled (a cancelled statement would
+    /// otherwise leave a connection inside a transaction it can never finish).
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func close() async
 }
 

@@ -27,18 +27,25 @@ public final class SQLiteDatabase: SQLDatabase {
         try await lock.withLock { try await Self.run(connection, sql, binds) }
     }
 
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await lock.withLock {
-            _ = try await connection.query("BEGIN IMMEDIATE")
-            do {
-                let result = try await body(Locked(connection: connection))
-                _ = try await connection.query("COMMIT")
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK")
-                throw error
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        // In a task of its own: SQLiteNIO's statements refuse to start in a cancelled task, and a
+        // ROLLBACK refused that way would leave the one connection inside a transaction for good, failing
+        // every later write (seen when shutdown cancelled a flush halfway).
+        let connection = connection
+        let lock = lock
+        return try await Task {
+            try await lock.withLock {
+                _ = try await connection.query("BEGIN IMMEDIATE")
+                do {
+                    let result = try await body(Locked(connection: connection))
+                    _ = try await connection.query("COMMIT")
+                    return result
+                } catch {
+                    _ = try? await connection.query("ROLLBACK")
+                    throw error
+                }
             }
-        }
+        }.value
     }
 
     public func close() async {
@@ -71,7 +78,7 @@ public final class SQLiteDatabase: SQLDatabase {
             try await SQLiteDatabase.run(connection, sql, binds)
         }
 
-        func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
             try await body(self)  // already inside one
         }
 
