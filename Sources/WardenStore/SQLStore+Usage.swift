@@ -24,7 +24,7 @@ extension SQLStore {
         }
     }
 
-    /// Spend, tokens and requests, filtered and optionally grouped by model or UTC day.
+    /// Spend, tokens and requests, filtered and optionally grouped by model, UTC day, team or key.
     public func spend(_ q: SpendQuery) async throws -> [SpendRow] {
         var conditions: [String] = []
         var binds: [SQLValue] = []
@@ -48,6 +48,8 @@ extension SQLStore {
             switch q.groupBy {
             case .model: "model"
             case .day: "(at / 86400000)"
+            case .team: "team"
+            case .key: "key_id"
             case nil: nil
             }
         let sql = """

@@ -263,12 +263,12 @@ struct KeysCommand: AsyncParsableCommand {
 
 struct SpendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "spend", abstract: "Spend, tokens and requests, by model or by day, for a team or a key.")
+        commandName: "spend", abstract: "Spend, tokens and requests, by model, day, team or key; for everything, a team or a key.")
     @Option(help: "Only this team.") var team: String?
     @Option(help: "Only this key id.") var key: String?
     @Option(help: "From (RFC 3339 or a date, inclusive).") var from: String?
     @Option(help: "To (RFC 3339 or a date, exclusive).") var to: String?
-    @Option(name: .customLong("group-by"), help: "model or day.") var groupBy: String?
+    @Option(name: .customLong("group-by"), help: "model, day, team or key.") var groupBy: String?
     @OptionGroup var store: StoreOptions
 
     func run() async throws {

@@ -345,4 +345,10 @@ def test_demo_runs_and_passes(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "scenario" in result.stdout
     assert "total" in result.stdout
+    # Governance: spend per team, a budget refusal with its reason, and a verified audit log.
+    spend = result.stdout.split("GET /admin/spend?group_by=team", 1)[1]
+    teams = {line.split()[0] for line in spend.splitlines()[1:] if line.strip() and line.split()[0] in ("billing", "default", "support")}
+    assert teams == {"billing", "default", "support"}, spend
+    assert "refused: 429 budget_exceeded" in result.stdout and "of $0.001 left" in result.stdout
+    assert "`warden audit verify` recomputed every hash and signature: ok." in result.stdout
     assert not any(p.name.startswith("warden-data") for p in tmp_path.iterdir()), "demo must not touch ./warden-data"

@@ -110,7 +110,7 @@ public struct SpendRow: Sendable, Equatable {
 
 /// Filters of a spend report.
 public struct SpendQuery: Sendable {
-    public enum Grouping: String, Sendable { case model, day }
+    public enum Grouping: String, Sendable { case model, day, team, key }
     public var team: String?
     public var keyID: String?
     /// Unix milliseconds, inclusive.

@@ -115,7 +115,7 @@ public struct AdminOperations: Sendable {
         }
         if let group = get("group_by") {
             guard let g = SpendQuery.Grouping(rawValue: group) else {
-                throw GatewayError.invalidValue("group_by", "Invalid 'group_by': expected 'model' or 'day'.")
+                throw GatewayError.invalidValue("group_by", "Invalid 'group_by': expected 'model', 'day', 'team' or 'key'.")
             }
             q.groupBy = g
         }

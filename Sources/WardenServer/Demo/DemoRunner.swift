@@ -48,11 +48,95 @@ public enum DemoRunner {
                 throw ConfigurationError(key: "", "the demo server did not start")
             }
             output("Warden is listening on \(info.baseURL); sending the workload…\n")
-            let ok = try await workload(baseURL: info.baseURL, key: key, output: output)
+            var ok = try await workload(baseURL: info.baseURL, key: key, output: output)
+            if let adminKey = info.generatedAdminKey {
+                ok = try await governance(baseURL: info.baseURL, adminKey: adminKey, output: output) && ok
+            }
             control.shutdown()
             for try await _ in group {}
+            // What `warden audit verify` does, on the store the server just left.
+            let session = try await StoreSession.open(options: WardenServer.Options(dataDirOverride: directory))
+            do {
+                let report = try await session.verifyAudit(verifierKey: nil)
+                output(
+                    "\nAudit log: \(report.treeSize) records (every request and admin change), \(report.checkpoints) signed checkpoints; "
+                        + "`warden audit verify` recomputed every hash and signature: ok.")
+            } catch {
+                output("\nAudit log does not verify: \(error)")
+                ok = false
+            }
+            await session.close()
             return ok
         }
+    }
+
+    /// Teams with their own keys and budgets, made through the admin API: a support team's bot works,
+    /// a billing bot with a tiny total budget is refused once it cannot pay, and spend is read per team.
+    static func governance(baseURL: String, adminKey: String, output: @Sendable (String) -> Void) async throws -> Bool {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = client.shutdown() }
+        func call(_ method: HTTPMethod, _ path: String, key: String, _ body: JSONObject? = nil) async throws -> (Int, JSONValue?) {
+            var request = HTTPClientRequest(url: baseURL + path)
+            request.method = method
+            request.headers.add(name: "Authorization", value: "Bearer \(key)")
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(body.jsonBuffer)
+            }
+            let response = try await client.execute(request, timeout: .seconds(20))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            return (Int(response.status.code), try? JSONParser.parse(bytes))
+        }
+        func key(_ name: String, team: String, budget: String, period: String) async throws -> String? {
+            _ = try await call(.POST, "/admin/teams", key: adminKey, ["name": .string(team), "budget_usd": .string(budget), "budget_period": .string(period)])
+            return try await call(.POST, "/admin/keys", key: adminKey, ["name": .string(name), "team": .string(team)]).1?["key"]?.stringValue
+        }
+        guard let support = try await key("support-bot", team: "support", budget: "5", period: "monthly"),
+            let billing = try await key("billing-bot", team: "billing", budget: "0.001", period: "total")
+        else {
+            output("\nGovernance: the admin API did not create the demo teams' keys.")
+            return false
+        }
+        let ask: JSONObject = [
+            "model": "mock-large", "max_tokens": 48,
+            "messages": [["role": "user", "content": "Summarise the open invoices for account 4411 in two sentences."]],
+        ]
+        for _ in 0..<6 { _ = try await call(.POST, "/v1/chat/completions", key: support, ask) }
+        var served = 0
+        var refusal: (Int, JSONValue?)?
+        for _ in 0..<40 {
+            let reply = try await call(.POST, "/v1/chat/completions", key: billing, ask)
+            if reply.0 != 200 {
+                refusal = reply
+                break
+            }
+            served += 1
+        }
+        try await Task.sleep(for: .milliseconds(300))  // usage is written in 100 ms batches
+        let spend = try await call(.GET, "/admin/spend?group_by=team", key: adminKey).1
+        var lines = [["team", "requests", "prompt tok", "completion tok", "spend USD"]]
+        for row in spend?["data"]?.arrayValue ?? [] {
+            lines.append([
+                row["team"]?.stringValue ?? "-", "\(row["requests"]?.intValue ?? 0)", "\(row["prompt_tokens"]?.intValue ?? 0)",
+                "\(row["completion_tokens"]?.intValue ?? 0)", row["spend_usd"].map { $0.jsonString } ?? "0",
+            ])
+        }
+        let widths = lines[0].indices.map { c in lines.map { $0[c].count }.max() ?? 0 }
+        let rendered = lines.map { row in
+            row.enumerated().map { c, cell in
+                c == 0 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) : String(repeating: " ", count: widths[c] - cell.count) + cell
+            }.joined(separator: "  ")
+        }
+        output("\nGovernance — per-team keys and budgets made with the admin API; spend per team (GET /admin/spend?group_by=team):\n")
+        output(rendered.joined(separator: "\n"))
+        guard let (status, body) = refusal else {
+            output("\nbilling-bot was never refused: its budget did not hold.")
+            return false
+        }
+        let code = body?["error"]?["code"]?.stringValue ?? "-"
+        let message = body?["error"]?["message"]?.stringValue ?? "-"
+        output("\nbilling-bot (team billing, $0.001 total) was served \(served) requests, then refused: \(status) \(code)\n  \(message)")
+        return status == 429 && code == "budget_exceeded" && served > 0
     }
 
     static func workload(baseURL: String, key: String, output: @Sendable (String) -> Void) async throws -> Bool {

@@ -48,6 +48,8 @@ public enum WardenServer {
         public var port: Int
         /// The key generated on first start, if this start generated one.
         public var generatedKey: String?
+        /// The admin key generated on first start, if this start generated it.
+        public var generatedAdminKey: String? = nil
         public var baseURL: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
     }
 
@@ -185,7 +187,7 @@ public enum WardenServer {
                             "warden.listen": "\(listen.host):\(port)", "warden.models": "\(runtime.modelNames.count)",
                             "warden.config": "\(options.configPath ?? "embedded default")",
                         ])
-                    await onListening(Listening(host: listen.host, port: port, generatedKey: generatedKey))
+                    await onListening(Listening(host: listen.host, port: port, generatedKey: generatedKey, generatedAdminKey: admin.generated))
                 },
                 logger: logger)
 
