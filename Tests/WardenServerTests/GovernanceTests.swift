@@ -162,6 +162,23 @@ struct GovernanceTests {
         }
     }
 
+    @Test("a budgeted key is refused a model Warden cannot price (the budget could not hold); an unbudgeted key is served")
+    func unpricedModel() async throws {
+        let models = Self.models + "\n  finetune: {deployments: [{provider: local, model: acme-finetune-7b}]}"
+            + "\n  priced: {deployments: [{provider: local, model: acme-finetune-7b}], pricing: {input_per_mtok: 1, output_per_mtok: 2}}"
+        try await Harness.with(models: models) { h in
+            let budgeted = try await h.createKey(["name": "b", "team": "money", "budget_usd": 1])
+            let refused = try await h.send("/v1/chat/completions", json: h.chat("finetune"), bearer: budgeted.secret)
+            #expect(refused.status == 403)
+            #expect(refused.json?["error"]?["code"] == "model_not_priced")
+            #expect(refused.headers.first(name: "x-should-retry") == "false")
+            let served = try await h.send("/v1/chat/completions", json: h.chat("priced"), bearer: budgeted.secret)
+            #expect(served.status == 200)
+            #expect(served.headers.first(name: "x-warden-cost-usd") != nil)
+            #expect(try await h.send("/v1/chat/completions", json: h.chat("finetune")).status == 200, "no budget, nothing to bound")
+        }
+    }
+
     @Test("the admin API: its key is required, input is validated, secrets never come back")
     func adminAPI() async throws {
         try await Harness.with(models: Self.models) { h in

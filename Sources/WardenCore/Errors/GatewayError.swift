@@ -15,6 +15,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case modelNotFound, notFound, methodNotAllowed, requestTimeout, requestTooLarge
         case upstreamClientError, upstreamRateLimited, upstreamError, noHealthyDeployment, upstreamTimeout
         case unsupported, internalError, shuttingDown, budgetExceeded, rateLimitExceeded, adminUnauthorized, conflict
+        case modelNotPriced
     }
 
     let code: Code
@@ -64,7 +65,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .malformedHTTP, .invalidJSON, .invalidValue, .missingField, .invalidAPIKey, .modelNotAllowed, .policyDenied,
             .modelNotFound, .notFound, .methodNotAllowed, .requestTimeout, .requestTooLarge, .unsupported,
-            .budgetExceeded, .adminUnauthorized, .conflict:
+            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced:
             true
         default: false
         }
@@ -124,6 +125,14 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         GatewayError(
             .modelNotAllowed, status: 403, type: "permission_error", codeName: "model_not_allowed",
             message: "This key is not allowed to use the model '\(model)'.", param: "model")
+    }
+
+    /// A key or team with a budget asked for a model Warden cannot price, so the budget could not hold.
+    public static func modelNotPriced(_ model: String) -> GatewayError {
+        GatewayError(
+            .modelNotPriced, status: 403, type: "permission_error", codeName: "model_not_priced",
+            message: "The model '\(model)' has no price (one of its deployments or fallbacks is unknown to Warden's price table and has no `pricing:`), so this key's budget cannot be enforced; ask the operator to set its pricing.",
+            param: "model")
     }
 
     public static func policyDenied(_ message: String) -> GatewayError {
@@ -254,7 +263,7 @@ extension GatewayError {
     public var anthropicType: String {
         switch code {
         case .invalidAPIKey: "authentication_error"
-        case .modelNotAllowed, .policyDenied: "permission_error"
+        case .modelNotAllowed, .policyDenied, .modelNotPriced: "permission_error"
         case .modelNotFound, .notFound: "not_found_error"
         case .requestTooLarge: "request_too_large"
         case .upstreamRateLimited, .rateLimitExceeded, .budgetExceeded: "rate_limit_error"

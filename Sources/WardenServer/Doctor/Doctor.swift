@@ -149,6 +149,14 @@ public enum Doctor {
         for (name, model) in config.models where model.deployments.count == 1 && model.fallbacks.isEmpty && model.required {
             add(.note, "models.\(name)", "one deployment and no fallbacks: an outage of it makes Warden unready")
         }
+        for (name, model) in config.models {
+            let unpriced = model.deployments.filter { $0.pricing == nil && model.pricing == nil && BuiltInPricing.pricing(forUpstreamModel: $0.model) == nil }
+            if let first = unpriced.first {
+                add(
+                    .warning, "models.\(name)",
+                    "no price for \(first.provider)/\(first.model) (not in the built-in table): cost is not reported, and keys or teams with a budget are refused this model (403 model_not_priced); set models.\(name).pricing")
+            }
+        }
         return findings
     }
 

@@ -23,8 +23,10 @@ public struct BudgetStage: ChatStage {
 
     public func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
         let scopes = governance.budgetScopes(for: context.principal)
-        guard !scopes.isEmpty, let pricing = context.runtime.models[request.model]?.worstPricing else {
-            return try await next(request, context: context)
+        guard !scopes.isEmpty else { return try await next(request, context: context) }
+        // Without a price the spend could not be bounded: refuse rather than let a budget be overspent.
+        guard let pricing = context.runtime.models[request.model]?.worstPricing else {
+            throw GatewayError.modelNotPriced(request.model)
         }
         var request = request
         let now = WallClock.unixMilliseconds()
