@@ -84,6 +84,12 @@ struct ConfigurationTests {
             ("log: {level: loud}", "log.level"),
             ("keys:\n  - {name: a, key: file:x}\n  - {name: a, key: file:y}", "keys[1].name"),
             ("keys:\n  - {name: a}", "keys[0].key"),
+            ("audit: {retention_days: 30}", "audit.retention_days"),
+            ("audit: {checkpoint_every: 0}", "audit.checkpoint_every"),
+            ("audit: {publish: \"https://hooks.example.com/x\"}", "audit.publish_secret"),
+            ("budgets: {default_max_tokens: 0}", "budgets.default_max_tokens"),
+            ("budgets: {alerts: {webhook: \"ftp://x\", secret: file:s}}", "budgets.alerts.webhook"),
+            ("budgets: {alerts: {webhook: \"https://x\", secret: file:s, thresholds: [0]}}", "budgets.alerts.thresholds[0]"),
         ])
     func namedErrors(_ yaml: String, key: String) {
         let error = #expect(throws: ConfigurationError.self) { try parse(yaml) }

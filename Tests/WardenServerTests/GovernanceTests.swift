@@ -162,6 +162,34 @@ struct GovernanceTests {
         }
     }
 
+    @Test("budgets.strict on SQLite: the reservation is in the store during the upstream call, settles to the real cost, and the budget holds")
+    func strictReservations() async throws {
+        try await Harness.with(models: Self.models, extra: "budgets: {strict: true}", mockLatency: .milliseconds(600)) { h in
+            let key = try await h.createKey([
+                "name": "strict", "team": "s", "budget_usd": .number((Self.exactCost * 2).usdString), "budget_period": "total",
+            ])
+            let inFlight = Task { try await h.send("/v1/chat/completions", json: exactRequest(h), bearer: key.secret) }
+            let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+            let db = try await SQLiteDatabase.open(path: h.directory + "/data/warden.sqlite", logger: quiet)
+            func reserved() async throws -> Int64 {
+                try await db.query("SELECT COALESCE(SUM(reserved_nano), 0) AS n FROM budget_usage").first?.int("n") ?? 0
+            }
+            func spent() async throws -> Int64 {
+                try await db.query("SELECT COALESCE(MAX(spent_nano), 0) AS n FROM budget_usage").first?.int("n") ?? 0
+            }
+            // Persisted before the upstream answers (the mock takes 600 ms): key and team scopes both hold it.
+            #expect(try await eventually(timeout: .milliseconds(450)) { try await reserved() > 0 })
+            #expect(try await inFlight.value.status == 200)
+            #expect(try await reserved() == 0)
+            #expect(try await spent() == Self.exactCost)
+            #expect(try await h.send("/v1/chat/completions", json: exactRequest(h), bearer: key.secret).status == 200)
+            let refused = try await h.send("/v1/chat/completions", json: exactRequest(h), bearer: key.secret)
+            #expect(refused.status == 429)
+            #expect(refused.json?["error"]?["code"] == "budget_exceeded")
+            await db.close()
+        }
+    }
+
     @Test("a budgeted key is refused a model Warden cannot price (the budget could not hold); an unbudgeted key is served")
     func unpricedModel() async throws {
         let models = Self.models + "\n  finetune: {deployments: [{provider: local, model: acme-finetune-7b}]}"
