@@ -15,7 +15,7 @@ import WardenCore
 ///   that (or the first) tool, with arguments filling the schema's required fields.
 /// - Embeddings are deterministic unit vectors (`dimensions` from the request, else the configured default).
 /// - Upstream model names choose failures: `fail-503`, `fail-429`, `slow-<ms>`, `drop-midstream`, `bad-json`,
-///   `ctx-<N>` (context window of N tokens).
+///   `ctx-<N>` (context window of N tokens); and usage shapes: `cache-<read>-<write>`, `reasoning-<N>`.
 /// - `GET /mock/journal` returns counters and the last 100 requests, so tests can check what Warden sent.
 /// - `POST /mock/webhooks` accepts webhook deliveries; `GET /mock/webhooks` lists them (headers and raw body).
 public struct MockUpstream: Sendable {

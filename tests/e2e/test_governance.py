@@ -419,3 +419,50 @@ def test_vault_errors_are_clear_and_env_secrets_are_flagged(tmp_path, mock, vaul
         env={**os.environ, "WARDEN_E2E_UPSTREAM": "sk-from-env"}, timeout=30)
     assert "environment variable WARDEN_E2E_UPSTREAM" in env_doctor.stdout
     assert "sk-from-env" not in env_doctor.stdout
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checkpoints published to a webhook
+
+
+def test_audit_checkpoints_published_to_a_signed_webhook(tmp_path, mock, start_warden):
+    """`audit.publish: https://…` POSTs every checkpoint, HMAC-signed; the copies verify against the log."""
+    import hashlib
+    import hmac
+
+    secret = "publish-" + secrets.token_hex(8)
+    workdir = tmp_path / "w"
+    write_governance_files(workdir)
+    (workdir / "publish-secret").write_text(secret)
+    w = start_warden(governed_config(mock.port, free_port(), extra=(
+        f'audit: {{signing_key: file:./audit-key, checkpoint_every: 5, '
+        f'publish: "http://127.0.0.1:{mock.port}/mock/webhooks", publish_secret: file:./publish-secret}}\n'
+    )).replace("audit: {signing_key: file:./audit-key, checkpoint_every: 10}\n", ""), workdir=workdir)
+    for i in range(12):
+        assert w.chat("fast", f"published {i}").status == 200
+    assert w.stop() == 0
+    public_key = cli("audit", "public-key", "--config", str(w.config_path), cwd=workdir).stdout.strip()
+    origin = public_key.split("+", 1)[0]
+
+    deadline = time.monotonic() + 10
+    while True:
+        deliveries = [d for d in http_request(mock.port, "GET", "/mock/webhooks").json()["data"]
+                      if d["headers"].get("x-warden-event") == "audit.checkpoint"
+                      and json.loads(d["body"]).get("origin") == origin]
+        if any(json.loads(d["body"])["size"] >= 12 for d in deliveries) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    sizes = sorted(json.loads(d["body"])["size"] for d in deliveries)
+    assert sizes and sizes[0] == 5 and sizes[-1] >= 12, sizes
+    for d in deliveries:
+        t, v1 = (part.split("=", 1)[1] for part in d["headers"]["x-warden-signature"].split(","))
+        expected = hmac.new(secret.encode(), f"{t}.".encode() + d["body"].encode(), hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(expected, v1)
+        assert abs(time.time() - int(t)) < 120
+    # Each published note is the stored checkpoint of that size (same signature bytes).
+    db = sqlite3.connect(workdir / "data" / "warden.sqlite")
+    stored = dict(db.execute("SELECT size, note FROM audit_checkpoints").fetchall())
+    db.close()
+    for d in deliveries:
+        body = json.loads(d["body"])
+        assert stored[body["size"]] == body["note"]
