@@ -73,6 +73,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A native Cedar engine: parser, evaluator, authorizer, JSON formats. No server dependencies.
+        .target(
+            name: "Cedar",
+            dependencies: ["WardenCore"],
+            swiftSettings: swiftSettings
+        ),
         // Persistent stores: SQLite for one machine, PostgreSQL for many replicas, behind one SQL interface.
         .target(
             name: "WardenStore",
@@ -103,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
-                "WardenServer", "WardenAudit",
+                "WardenServer", "WardenAudit", "Cedar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -122,6 +128,11 @@ let package = Package(
         .testTarget(
             name: "WardenCoreTests",
             dependencies: ["WardenCore", "WardenMockUpstream", "WardenAudit"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "CedarTests",
+            dependencies: ["Cedar", "WardenCore"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

@@ -1,0 +1,179 @@
+import WardenCore
+
+/// An entity: attributes, parents in the hierarchy, and tags.
+public struct Entity: Sendable {
+    public var uid: EntityUID
+    public var attributes: [String: CedarValue]
+    public var parents: Set<EntityUID>
+    public var tags: [String: CedarValue]
+
+    public init(uid: EntityUID, attributes: [String: CedarValue] = [:], parents: Set<EntityUID> = [], tags: [String: CedarValue] = [:]) {
+        self.uid = uid
+        self.attributes = attributes
+        self.parents = parents
+        self.tags = tags
+    }
+}
+
+/// Entities by uid. `in` walks the hierarchy on demand (depth-first, each entity visited once), so a
+/// long chain or a cycle costs time proportional to what is reachable, never a loop or a quadratic
+/// closure up front.
+public struct EntityStore: Sendable {
+    public private(set) var entities: [EntityUID: Entity]
+
+    public init(_ list: [Entity]) throws(CedarInputError) {
+        var entities: [EntityUID: Entity] = [:]
+        entities.reserveCapacity(list.count)
+        for e in list {
+            if entities[e.uid] != nil { throw CedarInputError("duplicate entity \(e.uid)") }
+            entities[e.uid] = e
+        }
+        self.entities = entities
+    }
+
+    /// `a in b`: equal, or `b` is reachable from `a` through parents.
+    public func isDescendant(_ a: EntityUID, of b: EntityUID) -> Bool {
+        if a == b { return true }
+        guard let start = entities[a], !start.parents.isEmpty else { return false }
+        if start.parents.contains(b) { return true }
+        var seen: Set<EntityUID> = [a]
+        var stack = Array(start.parents)
+        while let next = stack.popLast() {
+            if next == b { return true }
+            guard seen.insert(next).inserted, let entity = entities[next] else { continue }
+            for p in entity.parents where !seen.contains(p) { stack.append(p) }
+        }
+        return false
+    }
+
+    public subscript(uid: EntityUID) -> Entity? { entities[uid] }
+
+    /// No entities.
+    public static let empty = try! EntityStore([])
+
+}
+
+/// Input that cannot be built into entities, a context or a request.
+public struct CedarInputError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Cedar's JSON formats for entities and values (`__entity` and `__extn` escapes).
+public enum CedarJSON {
+    /// The entities file: `[{"uid": {"type","id"}, "attrs": {…}, "parents": [uid…], "tags": {…}}]`.
+    public static func entities(_ json: JSONValue) throws(CedarInputError) -> EntityStore {
+        guard let list = json.arrayValue else { throw CedarInputError("entities must be a JSON array") }
+        var out: [Entity] = []
+        out.reserveCapacity(list.count)
+        for (i, item) in list.enumerated() {
+            guard case .object(let o) = item else { throw CedarInputError("entity \(i) is not an object") }
+            for key in o.keys where !["uid", "attrs", "parents", "tags"].contains(key) {
+                throw CedarInputError("entity \(i) has an unknown field `\(key)`")
+            }
+            guard let uidJSON = o["uid"] else { throw CedarInputError("entity \(i) has no `uid`") }
+            let uid = try entityUID(uidJSON)
+            var attributes: [String: CedarValue] = [:]
+            if let attrs = o["attrs"] {
+                guard case .object(let a) = attrs else { throw CedarInputError("attrs of \(uid) must be an object") }
+                for (k, v) in a {
+                    if attributes[k] != nil { throw CedarInputError("duplicate attribute `\(k)` of \(uid)") }
+                    attributes[k] = try value(v)
+                }
+            }
+            var parents: Set<EntityUID> = []
+            if let p = o["parents"] {
+                guard let ps = p.arrayValue else { throw CedarInputError("parents of \(uid) must be an array") }
+                for parent in ps { parents.insert(try entityUID(parent)) }
+            }
+            var tags: [String: CedarValue] = [:]
+            if let t = o["tags"] {
+                guard case .object(let ts) = t else { throw CedarInputError("tags of \(uid) must be an object") }
+                for (k, v) in ts { tags[k] = try value(v) }
+            }
+            out.append(Entity(uid: uid, attributes: attributes, parents: parents, tags: tags))
+        }
+        return try EntityStore(out)
+    }
+
+    /// `{"type": T, "id": I}` or `{"__entity": {"type": T, "id": I}}`.
+    public static func entityUID(_ json: JSONValue) throws(CedarInputError) -> EntityUID {
+        var j = json
+        if let inner = json["__entity"] { j = inner }
+        guard case .object(let o) = j, let type = o["type"]?.stringValue, let id = o["id"]?.stringValue, o.count == 2 else {
+            throw CedarInputError("expected an entity reference {\"type\": …, \"id\": …}, got \(json.typeDescription)")
+        }
+        guard isValidTypeName(type) else { throw CedarInputError("`\(type)` is not a valid entity type name") }
+        return EntityUID(type: type, id: id)
+    }
+
+    static func isValidTypeName(_ type: String) -> Bool {
+        let parts = type.split(onString: "::")
+        return parts.allSatisfy { part in
+            guard let first = part.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+            return part.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+        }
+    }
+
+    /// A context: a JSON object whose members are values.
+    public static func record(_ json: JSONValue) throws(CedarInputError) -> [String: CedarValue] {
+        guard case .object(let o) = json else { throw CedarInputError("the context must be a JSON object") }
+        var out: [String: CedarValue] = [:]
+        for (k, v) in o {
+            if out[k] != nil { throw CedarInputError("duplicate key `\(k)`") }
+            out[k] = try value(v)
+        }
+        return out
+    }
+
+    /// A value: booleans, integers (Long), strings, arrays (sets), objects (records), and the escapes.
+    public static func value(_ json: JSONValue, depth: Int = 0) throws(CedarInputError) -> CedarValue {
+        if depth > 64 { throw CedarInputError("value nested deeper than 64 levels") }
+        switch json {
+        case .null: throw CedarInputError("null is not a Cedar value")
+        case .bool(let b): return .bool(b)
+        case .number(let n):
+            guard let l = Int64(n) else { throw CedarInputError("`\(n)` is not a Long (Cedar has no floating point)") }
+            return .long(l)
+        case .string(let s): return .string(s)
+        case .array(let a):
+            var set = Set<CedarValue>()
+            for item in a { set.insert(try value(item, depth: depth + 1)) }
+            return .set(set)
+        case .object(let o):
+            if o.count == 1, let e = o["__entity"] { return .entity(try entityUID(.object(["__entity": e]))) }
+            if o.count == 1, let x = o["__extn"] {
+                // {"fn": F, "arg": V} or {"fn": F, "args": [V…]}: a constructor, or a method with its receiver first.
+                guard let fn = x["fn"]?.stringValue else { throw CedarInputError("__extn needs a \"fn\"") }
+                var args: [CedarValue] = []
+                if let arg = x["arg"] {
+                    args = [try value(arg, depth: depth + 1)]
+                } else if let list = x["args"]?.arrayValue {
+                    for a in list { args.append(try value(a, depth: depth + 1)) }
+                } else {
+                    throw CedarInputError("__extn needs \"arg\" or \"args\"")
+                }
+                do {
+                    if let f = CedarFunction(rawValue: fn) { return try Evaluator.construct(f, args) }
+                    guard let m = CedarMethod(rawValue: fn), let receiver = args.first else {
+                        throw CedarInputError("unknown extension function `\(fn)`")
+                    }
+                    return try Evaluator(request: .placeholder, entities: .empty).call(m, receiver, Array(args.dropFirst()))
+                } catch let error as EvaluationError {
+                    throw CedarInputError(error.message)
+                } catch let error as CedarInputError {
+                    throw error
+                } catch {
+                    throw CedarInputError("\(error)")
+                }
+            }
+            var out: [String: CedarValue] = [:]
+            for (k, v) in o {
+                if out[k] != nil { throw CedarInputError("duplicate key `\(k)`") }
+                out[k] = try value(v, depth: depth + 1)
+            }
+            return .record(out)
+        }
+    }
+}
