@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "WardenCore", "WardenProviders", "WardenStore", "WardenMockUpstream", "WardenAudit",
+                "WardenCore", "WardenProviders", "WardenStore", "WardenMockUpstream", "WardenAudit", "Cedar",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

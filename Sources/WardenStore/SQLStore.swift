@@ -118,6 +118,12 @@ public final class SQLStore: KeyStore {
             """,
             "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ],
+        [
+            // Tags (a JSON array of strings) and team metadata (a JSON object of strings), for policies.
+            "ALTER TABLE api_keys ADD COLUMN tags TEXT",
+            "ALTER TABLE teams ADD COLUMN tags TEXT",
+            "ALTER TABLE teams ADD COLUMN metadata TEXT",
+        ],
     ]
 
     /// The schema version this Warden writes.

@@ -48,6 +48,33 @@ struct StoreOptions: ParsableArguments {
     }
 }
 
+/// Tags and metadata of teams and keys (policies read them as `tags` and `metadata`).
+struct LabelOptions: ParsableArguments {
+    @Option(name: .customLong("tag"), help: "A tag (repeat for several); replaces the tags. `--tag none` removes them.")
+    var tags: [String] = []
+
+    @Option(name: .customLong("metadata"), help: "KEY=VALUE metadata (repeat for several); replaces the metadata.")
+    var metadata: [String] = []
+
+    func fields() throws -> JSONObject {
+        var out: JSONObject = [:]
+        if tags == ["none"] {
+            out["tags"] = .array([])
+        } else if !tags.isEmpty {
+            out["tags"] = .array(tags.map { .string($0) })
+        }
+        if !metadata.isEmpty {
+            var m: JSONObject = [:]
+            for pair in metadata {
+                guard let eq = pair.firstIndex(of: "=") else { throw ValidationError("--metadata takes KEY=VALUE") }
+                m[String(pair[..<eq])] = .string(String(pair[pair.index(after: eq)...]))
+            }
+            out["metadata"] = .object(m)
+        }
+        return out
+    }
+}
+
 /// Limits shared by teams and keys, turned into the admin API's JSON fields.
 struct LimitOptions: ParsableArguments {
     @Option(name: .customLong("budget-usd"), help: "Budget in USD per period (e.g. 25 or 0.50); `none` removes it.")
@@ -89,10 +116,11 @@ struct TeamsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a team.")
         @Argument(help: "The team's name: letters, digits, '-', '_' or '.'.") var name: String
         @OptionGroup var limits: LimitOptions
+        @OptionGroup var labels: LabelOptions
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            var body = try limits.fields()
+            var body = Output.merge(try limits.fields(), try labels.fields())
             body["name"] = .string(name)
             try await store.withSession { session in
                 Output.object(try await session.operations.createTeam(.object(body)), json: store.json)
@@ -125,10 +153,11 @@ struct TeamsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change a team's budget or limits.")
         @Argument var name: String
         @OptionGroup var limits: LimitOptions
+        @OptionGroup var labels: LabelOptions
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let body = try limits.fields()
+            let body = Output.merge(try limits.fields(), try labels.fields())
             try await store.withSession { session in
                 Output.object(try await session.operations.updateTeam(name, .object(body)), json: store.json)
             }
@@ -153,9 +182,6 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .customLong("expires-at"), help: "Expiry: RFC 3339 (2026-12-31T23:59:59Z) or a date; `none` removes it.")
         var expiresAt: String?
 
-        @Option(name: .customLong("metadata"), help: "KEY=VALUE metadata (repeat for several).")
-        var metadata: [String] = []
-
         func fields() throws -> JSONObject {
             var out: JSONObject = [:]
             if allModels {
@@ -164,14 +190,6 @@ struct KeysCommand: AsyncParsableCommand {
                 out["models"] = .array(models.map { .string($0) })
             }
             if let expiresAt { out["expires_at"] = expiresAt == "none" ? .null : .string(expiresAt) }
-            if !metadata.isEmpty {
-                var m: JSONObject = [:]
-                for pair in metadata {
-                    guard let eq = pair.firstIndex(of: "=") else { throw ValidationError("--metadata takes KEY=VALUE") }
-                    m[String(pair[..<eq])] = .string(String(pair[pair.index(after: eq)...]))
-                }
-                out["metadata"] = .object(m)
-            }
             return out
         }
     }
@@ -181,11 +199,12 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "The key's name.") var name: String
         @Option(help: "The team it belongs to (created if it does not exist).") var team: String
         @OptionGroup var limits: LimitOptions
+        @OptionGroup var labels: LabelOptions
         @OptionGroup var key: KeyOptions
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            var body = Output.merge(try limits.fields(), try key.fields())
+            var body = Output.merge(Output.merge(try limits.fields(), try labels.fields()), try key.fields())
             body["name"] = .string(name)
             body["team"] = .string(team)
             try await store.withSession { session in
@@ -223,11 +242,12 @@ struct KeysCommand: AsyncParsableCommand {
         @Argument var id: String
         @Option(help: "A new name.") var name: String?
         @OptionGroup var limits: LimitOptions
+        @OptionGroup var labels: LabelOptions
         @OptionGroup var key: KeyOptions
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            var body = Output.merge(try limits.fields(), try key.fields())
+            var body = Output.merge(Output.merge(try limits.fields(), try labels.fields()), try key.fields())
             if let name { body["name"] = .string(name) }
             try await store.withSession { session in
                 Output.object(try await session.operations.updateKey(id, .object(body)), json: store.json)

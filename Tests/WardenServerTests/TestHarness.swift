@@ -42,7 +42,7 @@ struct Harness {
     /// Starts the mock and Warden, runs `body`, then shuts both down.
     static func with(
         models: String, extra: String = "", backend: StoreBackend = .sqlite, mockLatency: Duration = .zero,
-        afterShutdown: ((_ configPath: String) async throws -> Void)? = nil,
+        afterShutdown: ((_ configPath: String) async throws -> Void)? = nil, files: [String: String] = [:],
         _ body: (Harness) async throws -> Void
     ) async throws {
         let extra = extra + "\n" + (try await backend.storageConfig())
@@ -52,6 +52,12 @@ struct Harness {
         let key = "wk-test-0123456789abcdef0123456789abcdef01234567"
         try key.write(toFile: directory + "/key", atomically: true, encoding: .utf8)
         try "upstream-secret".write(toFile: directory + "/upstream-key", atomically: true, encoding: .utf8)
+        for (name, text) in files {
+            let path = directory + "/" + name
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
         try "alert-secret".write(toFile: directory + "/alert-secret", atomically: true, encoding: .utf8)
         try "wadm-test-0123456789abcdef0123456789abcdef0123".write(toFile: directory + "/admin-key", atomically: true, encoding: .utf8)
         try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()

@@ -1,3 +1,34 @@
+/// Whether policy decisions are enforced or only recorded.
+public enum PoliciesMode: String, Sendable {
+    case enforce, shadow
+}
+
+/// A free-form attribute value in the config (`models.NAME.attributes`), for policies.
+public indirect enum ConfigAttribute: Sendable, Decodable, Equatable {
+    case bool(Bool)
+    case integer(Int64)
+    case string(String)
+    case list([ConfigAttribute])
+    case map([String: ConfigAttribute])
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .integer(i)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let l = try? c.decode([ConfigAttribute].self) {
+            self = .list(l)
+        } else if let m = try? c.decode([String: ConfigAttribute].self) {
+            self = .map(m)
+        } else {
+            throw ConfigurationError(key: decoder.codingPath.configKey, "expected a boolean, an integer, a string, a list or a map")
+        }
+    }
+}
+
 /// The whole configuration file (`warden.yaml`), decoded strictly: unknown keys are errors.
 public struct WardenConfiguration: Sendable, Decodable {
     public var listen: ListenAddress
@@ -23,6 +54,13 @@ public struct WardenConfiguration: Sendable, Decodable {
     public var audit: AuditConfiguration
     /// Where `vault:` secret references are read from.
     public var vault: VaultConfiguration?
+    /// A directory of Cedar policies (`*.cedar`, optional `schema.cedarschema`); none: everything is permitted.
+    public var policies: String?
+    /// `enforce` (default) or `shadow`: evaluate, log and audit every decision without enforcing it.
+    public var policiesMode: PoliciesMode = .enforce
+    /// Proxies whose `X-Forwarded-For` is believed (CIDR ranges or addresses); the client IP is the first
+    /// hop, from the right, that is not one of them.
+    public var trustedProxies: [String] = []
 
     /// The directory relative paths are resolved against (the config file's directory, or the working
     /// directory for the embedded default). Not part of the file.
@@ -30,7 +68,7 @@ public struct WardenConfiguration: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, data_dir, keys, providers, models, server, shutdown, health, reliability, log
-        case storage, storage_password, admin_key, budgets, audit, vault
+        case storage, storage_password, admin_key, budgets, audit, vault, policies, policies_mode, trusted_proxies
     }
 
     public init(from decoder: any Decoder) throws {
@@ -69,6 +107,14 @@ public struct WardenConfiguration: Sendable, Decodable {
         budgets = try c.decodeIfPresent(BudgetsConfiguration.self, forKey: .budgets) ?? BudgetsConfiguration()
         audit = try c.decodeIfPresent(AuditConfiguration.self, forKey: .audit) ?? AuditConfiguration()
         vault = try c.decodeIfPresent(VaultConfiguration.self, forKey: .vault)
+        policies = try c.decodeIfPresent(String.self, forKey: .policies)
+        if let mode = try c.decodeIfPresent(String.self, forKey: .policies_mode) {
+            guard let parsed = PoliciesMode(rawValue: mode) else {
+                throw ConfigurationError(key: "policies_mode", "expected enforce or shadow")
+            }
+            policiesMode = parsed
+        }
+        trustedProxies = try c.decodeIfPresent([String].self, forKey: .trusted_proxies) ?? []
     }
 
     /// Every secret reference in the configuration, with the key it sits at (for `warden doctor`, and to
@@ -141,8 +187,11 @@ public struct StaticKeyConfiguration: Sendable, Decodable {
     public var budget: BudgetLimit?
     public var rpm: Int?
     public var tpm: Int?
+    /// Labels for policies (`principal.tags`, `principal.metadata`).
+    public var tags: [String] = []
+    public var metadata: [String: String] = [:]
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, team, key, models, budget_usd, budget_period, rpm, tpm }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, team, key, models, budget_usd, budget_period, rpm, tpm, tags, metadata }
 
     public init(
         name: String, team: String, key: SecretReference, models: [String]? = nil, budget: BudgetLimit? = nil, rpm: Int? = nil,
@@ -164,6 +213,8 @@ public struct StaticKeyConfiguration: Sendable, Decodable {
         team = try c.decodeIfPresent(String.self, forKey: .team) ?? "default"
         key = try c.decode(SecretReference.self, forKey: .key)
         models = try c.decodeIfPresent([String].self, forKey: .models)
+        tags = Array(Set(try c.decodeIfPresent([String].self, forKey: .tags) ?? [])).sorted()
+        metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
         if c.contains(.budget_usd) {
             let text: String
             if let d = try? c.decode(Double.self, forKey: .budget_usd) { text = "\(d)" } else { text = try c.decode(String.self, forKey: .budget_usd) }
@@ -315,10 +366,20 @@ public struct ModelConfiguration: Sendable, Decodable {
     public var required: Bool
     /// Prices for every deployment of this model (a deployment's own `pricing` wins).
     public var pricing: ModelPricing?
+    /// What policies see of the model (`resource.tier`, `resource.region`, `resource.self_hosted`,
+    /// `resource.tags`, and each free-form attribute by name).
+    public var tier: String?
+    public var region: String?
+    public var selfHosted = false
+    public var tags: [String] = []
+    public var attributes: [(name: String, value: ConfigAttribute)] = []
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case deployments, fallbacks, context_fallbacks, timeout, retries, required, pricing
+        case deployments, fallbacks, context_fallbacks, timeout, retries, required, pricing, tier, region, self_hosted, tags, attributes
     }
+
+    /// Names policies already use for the model; `attributes` may not reuse them.
+    public static let reservedAttributeNames: Set<String> = ["name", "tier", "region", "self_hosted", "tags", "providers"]
 
     public init(
         deployments: [DeploymentConfiguration], fallbacks: [String] = [], contextFallbacks: [String] = [],
@@ -343,6 +404,17 @@ public struct ModelConfiguration: Sendable, Decodable {
         retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? 2
         required = try c.decodeIfPresent(Bool.self, forKey: .required) ?? true
         pricing = try c.decodeIfPresent(PricingConfiguration.self, forKey: .pricing)?.pricing
+        tier = try c.decodeIfPresent(String.self, forKey: .tier)
+        region = try c.decodeIfPresent(String.self, forKey: .region)
+        selfHosted = try c.decodeIfPresent(Bool.self, forKey: .self_hosted) ?? false
+        tags = Array(Set(try c.decodeIfPresent([String].self, forKey: .tags) ?? [])).sorted()
+        if c.contains(.attributes) {
+            attributes = try OrderedMapping<ConfigAttribute>(from: c.superDecoder(forKey: .attributes)).entries.map { (name: $0.0, value: $0.1) }
+            for (name, _) in attributes where Self.reservedAttributeNames.contains(name) {
+                throw ConfigurationError(
+                    key: (c.codingPath + [CodingKeys.attributes]).configKey + ".\(name)", "is a built-in attribute; set it with models.NAME.\(name)")
+            }
+        }
     }
 }
 

@@ -16,18 +16,23 @@ public struct TeamRecord: Sendable, Equatable {
     public var budget: BudgetLimit?
     public var rpm: Int?
     public var tpm: Int?
+    /// Free-form labels and metadata, for policies (`principal.team` attributes).
+    public var tags: [String]
+    public var metadata: [String: String]
     public var createdAt: Int64
     public var updatedAt: Int64
 
     public init(
-        id: String, name: String, budget: BudgetLimit? = nil, rpm: Int? = nil, tpm: Int? = nil, createdAt: Int64,
-        updatedAt: Int64
+        id: String, name: String, budget: BudgetLimit? = nil, rpm: Int? = nil, tpm: Int? = nil, tags: [String] = [],
+        metadata: [String: String] = [:], createdAt: Int64, updatedAt: Int64
     ) {
         self.id = id
         self.name = name
         self.budget = budget
         self.rpm = rpm
         self.tpm = tpm
+        self.tags = tags
+        self.metadata = metadata
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

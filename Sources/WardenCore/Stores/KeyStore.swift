@@ -18,13 +18,15 @@ public struct StoredKey: Sendable, Equatable {
     public var tpm: Int?
     /// Free-form labels (owner, purpose…), returned by the admin API.
     public var metadata: [String: String]
+    /// Free-form labels, for policies (`principal.tags`).
+    public var tags: [String]
     /// The key this one replaced in a rotation.
     public var rotatedFrom: String?
 
     public init(
         id: String, name: String, team: String, hash: String, prefix: String, models: [String]? = nil,
         createdAt: Int64, expiresAt: Int64? = nil, revokedAt: Int64? = nil, budget: BudgetLimit? = nil,
-        rpm: Int? = nil, tpm: Int? = nil, metadata: [String: String] = [:], rotatedFrom: String? = nil
+        rpm: Int? = nil, tpm: Int? = nil, metadata: [String: String] = [:], tags: [String] = [], rotatedFrom: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -39,6 +41,7 @@ public struct StoredKey: Sendable, Equatable {
         self.rpm = rpm
         self.tpm = tpm
         self.metadata = metadata
+        self.tags = tags
         self.rotatedFrom = rotatedFrom
     }
 }

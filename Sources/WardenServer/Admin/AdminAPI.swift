@@ -1,3 +1,4 @@
+import Cedar
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -89,6 +90,30 @@ public struct AdminOperations: Sendable {
         return out
     }
 
+    /// `POST /admin/policies/reload`: reads the policy directory now; an invalid set is rejected (400) and
+    /// the previous one stays.
+    func reloadPolicies(_ engine: PolicyEngine) throws -> JSONObject {
+        let loaded: PolicyEngine.Loaded?
+        do throws(PolicyLoadError) {
+            loaded = try engine.reload()
+        } catch {
+            throw GatewayError.invalidValue("policies", "The policies were not reloaded: \(error.message). The previous policies stay.")
+        }
+        guard let loaded else { throw GatewayError.invalidValue("policies", "No `policies:` directory is configured.") }
+        record("policies.reload", ["policies": .int(loaded.set.policies.count), "files": .array(loaded.files.map { .string($0) })])
+        return Self.json(loaded)
+    }
+
+    static func json(_ loaded: PolicyEngine.Loaded) -> JSONObject {
+        [
+            "directory": .string(loaded.directory), "files": .array(loaded.files.map { .string($0) }),
+            "policies": .array(
+                loaded.set.policies.map { p in
+                    ["id": .string(p.id), "effect": .string(p.effect.rawValue)]
+                }),
+        ]
+    }
+
     /// The audit record of a change: what changed (never a secret: keys are generated, not passed in).
     func record(_ action: String, _ fields: JSONObject, changes: JSONObject? = nil) {
         var event: JSONObject = ["action": .string(action), "actor": .string(actor)]
@@ -146,7 +171,35 @@ public struct AdminOperations: Sendable {
     // MARK: JSON
 
     static func teamChanges(_ f: JSONFields) throws(GatewayError) -> AdminService.TeamChanges {
-        AdminService.TeamChanges(budget: try budget(f), rpm: try limit(f, "rpm"), tpm: try limit(f, "tpm"))
+        AdminService.TeamChanges(
+            budget: try budget(f), rpm: try limit(f, "rpm"), tpm: try limit(f, "tpm"), tags: try tags(f), metadata: try metadata(f))
+    }
+
+    /// `tags`: up to 32 distinct strings of 1 to 128 characters (sorted; duplicates dropped).
+    static func tags(_ f: JSONFields) throws(GatewayError) -> [String]? {
+        guard let v = f.object["tags"] else { return nil }
+        if v.isNull { return [] }
+        guard let list = try f.stringList("tags") else { return nil }
+        guard list.count <= 32, list.allSatisfy({ (1...128).contains($0.count) }) else {
+            throw GatewayError.invalidValue("tags", "'tags' is a list of at most 32 strings of 1 to 128 characters.")
+        }
+        return Array(Set(list)).sorted()
+    }
+
+    /// `metadata`: up to 32 string values of at most 512 characters, keys of at most 64.
+    static func metadata(_ f: JSONFields) throws(GatewayError) -> [String: String]? {
+        guard let m = f.object["metadata"] else { return nil }
+        if m.isNull { return [:] }
+        guard case .object(let o) = m else { throw GatewayError.wrongType("metadata", expected: "an object of strings", got: m) }
+        var metadata: [String: String] = [:]
+        for (k, v) in o {
+            guard let s = v.stringValue, (1...64).contains(k.count), s.count <= 512 else {
+                throw GatewayError.invalidValue("metadata.\(k)", "Metadata keys are 1 to 64 characters and values strings of at most 512.")
+            }
+            metadata[k] = s
+        }
+        guard metadata.count <= 32 else { throw GatewayError.invalidValue("metadata", "At most 32 metadata entries.") }
+        return metadata
     }
 
     static func keyChanges(_ f: JSONFields) throws(GatewayError) -> AdminService.KeyChanges {
@@ -173,18 +226,8 @@ public struct AdminOperations: Sendable {
                 throw GatewayError.invalidValue("expires_at", "Invalid 'expires_at': use RFC 3339 (2026-12-31T23:59:59Z) or Unix seconds.")
             }
         }
-        if let m = f.object["metadata"] {
-            guard case .object(let o) = m else { throw GatewayError.wrongType("metadata", expected: "an object of strings", got: m) }
-            var metadata: [String: String] = [:]
-            for (k, v) in o {
-                guard let s = v.stringValue, k.count <= 64, s.count <= 512 else {
-                    throw GatewayError.invalidValue("metadata.\(k)", "Metadata values are strings of at most 512 characters.")
-                }
-                metadata[k] = s
-            }
-            guard metadata.count <= 32 else { throw GatewayError.invalidValue("metadata", "At most 32 metadata entries.") }
-            changes.metadata = metadata
-        }
+        changes.metadata = try metadata(f)
+        changes.tags = try tags(f)
         return changes
     }
 
@@ -228,21 +271,26 @@ public struct AdminOperations: Sendable {
             "budget_usd": team.budget.map { .number($0.amount.usdString) } ?? .null,
             "budget_period": team.budget.map { .string($0.period.rawValue) } ?? .null,
             "rpm": team.rpm.map { .int($0) } ?? .null, "tpm": team.tpm.map { .int($0) } ?? .null,
+            "tags": .array(team.tags.map { .string($0) }), "metadata": jsonMetadata(team.metadata),
             "created_at": .string(WallClock.rfc3339(unixMilliseconds: team.createdAt)),
             "updated_at": .string(WallClock.rfc3339(unixMilliseconds: team.updatedAt)),
         ]
     }
 
+    static func jsonMetadata(_ metadata: [String: String]) -> JSONValue {
+        var object = JSONObject()
+        for (k, v) in metadata.sorted(by: { $0.key < $1.key }) { object[k] = .string(v) }
+        return .object(object)
+    }
+
     static func json(_ key: StoredKey) -> JSONObject {
-        var metadata = JSONObject()
-        for (k, v) in key.metadata.sorted(by: { $0.key < $1.key }) { metadata[k] = .string(v) }
-        return [
+        [
             "id": .string(key.id), "name": .string(key.name), "team": .string(key.team), "prefix": .string(key.prefix),
             "models": key.models.map { .array($0.map { .string($0) }) } ?? .null,
             "budget_usd": key.budget.map { .number($0.amount.usdString) } ?? .null,
             "budget_period": key.budget.map { .string($0.period.rawValue) } ?? .null,
             "rpm": key.rpm.map { .int($0) } ?? .null, "tpm": key.tpm.map { .int($0) } ?? .null,
-            "metadata": .object(metadata),
+            "tags": .array(key.tags.map { .string($0) }), "metadata": jsonMetadata(key.metadata),
             "created_at": .string(WallClock.rfc3339(unixMilliseconds: key.createdAt)),
             "expires_at": key.expiresAt.map { .string(WallClock.rfc3339(unixMilliseconds: $0)) } ?? .null,
             "revoked_at": key.revokedAt.map { .string(WallClock.rfc3339(unixMilliseconds: $0)) } ?? .null,
@@ -262,6 +310,7 @@ struct AdminAPI: Sendable {
     let identity: IdentityCache
     /// The admin key's digest; nil disables the admin API.
     let adminKeyDigest: KeyDigest?
+    let policies: PolicyEngine
 
     func register(on router: Router<WardenRequestContext>) {
         let ops = operations
@@ -288,6 +337,14 @@ struct AdminAPI: Sendable {
         }
         router.post("/admin/keys/:id/rotate") { request, context in
             await handle(request, status: 201) { try await ops.rotateKey(context.parameters.get("id") ?? "", $0) }
+        }
+        let engine = policies
+        router.post("/admin/policies/reload") { request, _ in await handle(request, needsBody: false) { _ in try ops.reloadPolicies(engine) } }
+        router.get("/admin/policies") { request, _ in
+            await handle(request, needsBody: false) { _ in
+                guard let loaded = engine.loaded else { return ["directory": .null, "files": [], "policies": []] }
+                return AdminOperations.json(loaded)
+            }
         }
         router.get("/admin/spend") { request, _ in
             await handle(request, needsBody: false) { _ in

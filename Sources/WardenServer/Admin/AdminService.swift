@@ -13,11 +13,17 @@ public struct AdminService: Sendable {
         public var budget: BudgetLimit??
         public var rpm: Int??
         public var tpm: Int??
+        public var tags: [String]?
+        public var metadata: [String: String]?
 
-        public init(budget: BudgetLimit?? = nil, rpm: Int?? = nil, tpm: Int?? = nil) {
+        public init(
+            budget: BudgetLimit?? = nil, rpm: Int?? = nil, tpm: Int?? = nil, tags: [String]? = nil, metadata: [String: String]? = nil
+        ) {
             self.budget = budget
             self.rpm = rpm
             self.tpm = tpm
+            self.tags = tags
+            self.metadata = metadata
         }
     }
 
@@ -45,6 +51,8 @@ public struct AdminService: Sendable {
         if let budget = changes.budget { team.budget = budget }
         if let rpm = changes.rpm { team.rpm = rpm }
         if let tpm = changes.tpm { team.tpm = tpm }
+        if let tags = changes.tags { team.tags = tags }
+        if let metadata = changes.metadata { team.metadata = metadata }
     }
 
     /// The team, created without limits if it does not exist yet.
@@ -63,11 +71,13 @@ public struct AdminService: Sendable {
         public var tpm: Int??
         public var expiresAt: Int64??
         public var metadata: [String: String]?
+        public var tags: [String]?
 
         public init(
             name: String? = nil, models: [String]?? = nil, budget: BudgetLimit?? = nil, rpm: Int?? = nil, tpm: Int?? = nil,
-            expiresAt: Int64?? = nil, metadata: [String: String]? = nil
+            expiresAt: Int64?? = nil, metadata: [String: String]? = nil, tags: [String]? = nil
         ) {
+            self.tags = tags
             self.name = name
             self.models = models
             self.budget = budget
@@ -114,6 +124,7 @@ public struct AdminService: Sendable {
         if let tpm = changes.tpm { key.tpm = tpm }
         if let expires = changes.expiresAt { key.expiresAt = expires }
         if let metadata = changes.metadata { key.metadata = metadata }
+        if let tags = changes.tags { key.tags = tags }
     }
 
     /// Revokes a key: refused on the next request here, within a second on other replicas.

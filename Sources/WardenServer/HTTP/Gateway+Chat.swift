@@ -24,7 +24,7 @@ extension Gateway {
             gateway = GatewayContext(
                 requestID: exchange.requestID, principal: principal, api: api,
                 forwardedHeaders: forwardedHeaders(request, api: api), logger: context.logger, trace: exchange.trace,
-                runtime: exchange.runtime)
+                runtime: exchange.runtime, clientIP: clientIP(request, context: context, runtime: exchange.runtime))
         } catch {
             return await fail(exchange, error)
         }

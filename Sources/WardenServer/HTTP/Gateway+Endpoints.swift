@@ -13,6 +13,11 @@ extension Gateway {
             let parsed = try EmbeddingsRequest.decode(try await readJSON(request, exchange: exchange))
             exchange.entry.model = parsed.model
             try ModelAccessStage.check(model: parsed.model, principal: principal, runtime: exchange.runtime)
+            try policies.check(
+                PolicyCheck.Input(
+                    action: "embed", model: parsed.model, estimatedTokens: TokenEstimator.tokens(in: parsed.texts), maxTokens: nil,
+                    stream: false, clientIP: clientIP(request, context: context, runtime: exchange.runtime)),
+                principal: principal, runtime: exchange.runtime, trace: exchange.trace, logger: context.logger)
             let executor = RouteExecutor(runtime: exchange.runtime, health: health)
             let served = try await connections.cancellingOnDisconnect(context.connectionID) {
                 try await executor.run(model: parsed.model, trace: exchange.trace) { deployment, model in
@@ -47,6 +52,11 @@ extension Gateway {
                 try await readJSON(request, exchange: exchange), requireMaxTokens: false)
             exchange.entry.model = parsed.model
             try ModelAccessStage.check(model: parsed.model, principal: principal, runtime: exchange.runtime)
+            try policies.check(
+                PolicyCheck.Input(
+                    action: "chat", model: parsed.model, estimatedTokens: TokenEstimator.tokens(in: parsed.allText), maxTokens: nil,
+                    stream: false, clientIP: clientIP(request, context: context, runtime: exchange.runtime)),
+                principal: principal, runtime: exchange.runtime, trace: exchange.trace, logger: context.logger)
             let headers = forwardedHeaders(request, api: .anthropic)
             let executor = RouteExecutor(runtime: exchange.runtime, health: health)
             let served = try await connections.cancellingOnDisconnect(context.connectionID) {
@@ -87,7 +97,9 @@ extension Gateway {
         var exchange = Exchange(request: request, api: anthropic ? .anthropic : .openAI, runtime: holder.runtime)
         do {
             let principal = try authenticate(request, exchange: &exchange)
-            let names = exchange.runtime.modelNames.filter { principal.mayUse(model: $0) }
+            let names = exchange.runtime.modelNames.filter {
+                principal.mayUse(model: $0) && policies.permits(principal: principal, action: "chat", model: $0, runtime: exchange.runtime)
+            }
             let body: JSONObject
             if anthropic {
                 body = [
@@ -120,6 +132,9 @@ extension Gateway {
         do {
             let principal = try authenticate(request, exchange: &exchange)
             try ModelAccessStage.check(model: id, principal: principal, runtime: exchange.runtime)
+            guard policies.permits(principal: principal, action: "chat", model: id, runtime: exchange.runtime) else {
+                throw GatewayError.modelNotFound(id)
+            }
             await complete(exchange, status: 200)
             let body: JSONObject = ["id": .string(id), "object": "model", "created": 0, "owned_by": "warden"]
             return HTTPResponses.json(body.jsonBuffer, requestID: exchange.requestID)

@@ -15,13 +15,15 @@ public final class Gateway: Sendable {
     let pipeline: ChatPipeline
     let connections: ConnectionRegistry
     let governance: Governance
+    let policies: PolicyCheck
     let accessLog: LogSink?
     let logger: Logger
 
     init(
         holder: RuntimeHolder, health: DeploymentHealth, pipeline: ChatPipeline, connections: ConnectionRegistry,
-        governance: Governance, accessLog: LogSink?, logger: Logger
+        governance: Governance, policies: PolicyCheck, accessLog: LogSink?, logger: Logger
     ) {
+        self.policies = policies
         self.holder = holder
         self.health = health
         self.pipeline = pipeline
@@ -29,6 +31,11 @@ public final class Gateway: Sendable {
         self.governance = governance
         self.accessLog = accessLog
         self.logger = logger
+    }
+
+    /// The client's address for policies: the peer, or the first untrusted `X-Forwarded-For` hop.
+    func clientIP(_ request: Request, context: WardenRequestContext, runtime: GatewayRuntime) -> String? {
+        runtime.clientAddress.resolve(peer: context.peer, forwardedFor: request.headers[.xForwardedFor])
     }
 
     /// Per-request bookkeeping shared by every endpoint.
@@ -114,6 +121,16 @@ public final class Gateway: Sendable {
         if let cost { fields["cost_usd"] = .string(cost.usdString) }
         if let digest = snapshot.promptDigest { fields["prompt_sha256"] = .string(Self.hex(digest)) }
         if let digest = snapshot.responseDigest { fields["response_sha256"] = .string(Self.hex(digest)) }
+        if let policy = snapshot.policy {
+            var o: JSONObject = [
+                "decision": .string(policy.decision.allowed ? "allow" : "deny"),
+                "determining": .array(policy.decision.determining.map { .string($0) }),
+                "mode": .string(policy.decision.enforced ? "enforce" : "shadow"),
+            ]
+            if !policy.decision.errors.isEmpty { o["errors"] = .array(policy.decision.errors.map { .string($0) }) }
+            if !policy.skipped.isEmpty { o["skipped_fallbacks"] = .array(policy.skipped.map { .string($0) }) }
+            fields["policy"] = .object(o)
+        }
         var content: (prompt: String, response: String)?
         if snapshot.promptText != nil || snapshot.responseText != nil {
             content = (snapshot.promptText ?? "", snapshot.responseText ?? "")

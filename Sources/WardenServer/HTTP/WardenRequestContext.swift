@@ -7,10 +7,13 @@ public struct WardenRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Identifies the client connection; nil in router tests that have no channel.
     public let connectionID: ObjectIdentifier?
+    /// The peer's IP address (before `trusted_proxies` are applied).
+    public let peer: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.connectionID = ObjectIdentifier(source.channel)
+        self.peer = source.channel.remoteAddress?.ipAddress
     }
 
     /// Bodies are collected by Warden itself with its own limit and errors.

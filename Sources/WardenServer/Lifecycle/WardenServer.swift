@@ -1,3 +1,4 @@
+import Cedar
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -150,18 +151,34 @@ public enum WardenServer {
                 failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
             let readiness = Readiness(store: store, storeDescription: store.location)
             let connections = ConnectionRegistry()
+            let policyEngine = PolicyEngine(logger: logger)
+            do throws(PolicyLoadError) {
+                try policyEngine.configure(
+                    directory: config.policies.map { SecretReference.absolutePath($0, base: config.baseDirectory) }, mode: config.policiesMode)
+            } catch {
+                throw ConfigurationError(key: "policies", error.message)
+            }
+            if let loaded = policyEngine.loaded {
+                logger.notice(
+                    "policies loaded",
+                    metadata: [
+                        "warden.policies": "\(loaded.set.policies.count)", "warden.policies.files": "\(loaded.files.count)",
+                        "warden.policies.mode": "\(config.policiesMode.rawValue)",
+                    ])
+            }
+            let policyCheck = PolicyCheck(engine: policyEngine, identity: governance.identity)
             let gateway = Gateway(
                 holder: holder, health: health,
                 pipeline: ChatPipeline(stages: [
-                    ModelAccessStage(), RateLimitStage(governance: governance), BudgetStage(governance: governance),
-                    UpstreamStage(health: health),
+                    ModelAccessStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
+                    BudgetStage(governance: governance), UpstreamStage(health: health),
                 ]),
-                connections: connections, governance: governance, accessLog: sink, logger: logger)
+                connections: connections, governance: governance, policies: policyCheck, accessLog: sink, logger: logger)
 
             let reload: @Sendable () async -> Void = {
                 await Self.reload(
-                    options: options, holder: holder, health: health, identity: governance.identity, transport: transport,
-                    mockBaseURL: mockURL, logger: logger)
+                    options: options, holder: holder, health: health, identity: governance.identity, policies: policyEngine,
+                    transport: transport, mockBaseURL: mockURL, logger: logger)
             }
             let control = ControlService(
                 control: control, configPath: options.configPath, readiness: readiness,
@@ -195,6 +212,7 @@ public enum WardenServer {
                 services: [
                     .init(service: LogFlushService(sink: sink)),
                 ] + governance.services.map { .init(service: $0) } + [
+                    .init(service: PolicyWatchService(engine: policyEngine)),
                     .init(service: TransportService(transport: transport)),
                     .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: app),
@@ -286,8 +304,8 @@ public enum WardenServer {
 
     /// Re-reads the config file; on success swaps the runtime, on failure logs why and keeps the old one.
     static func reload(
-        options: Options, holder: RuntimeHolder, health: DeploymentHealth, identity: IdentityCache, transport: HTTPTransport,
-        mockBaseURL: String?, logger: Logger
+        options: Options, holder: RuntimeHolder, health: DeploymentHealth, identity: IdentityCache, policies: PolicyEngine,
+        transport: HTTPTransport, mockBaseURL: String?, logger: Logger
     ) async {
         guard options.configPath != nil else {
             logger.info("reload requested, but Warden runs on the embedded default; nothing to reload")
@@ -301,6 +319,13 @@ public enum WardenServer {
                 logger.warning("listen and data_dir changes take effect only after a restart")
             }
             let runtime = try GatewayRuntime.build(config: config, transport: transport, mockBaseURL: mockBaseURL)
+            // Policies first: a set that does not load rejects the whole reload.
+            let directory = config.policies.map { SecretReference.absolutePath($0, base: config.baseDirectory) }
+            do throws(PolicyLoadError) {
+                try policies.configure(directory: directory, mode: config.policiesMode)
+            } catch {
+                throw ConfigurationError(key: "policies", error.message)
+            }
             health.configure(
                 failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
             holder.replace(with: runtime)

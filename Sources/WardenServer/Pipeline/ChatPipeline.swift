@@ -14,6 +14,8 @@ public struct GatewayContext: Sendable {
     public let logger: Logger
     public let trace: RequestTrace
     public let runtime: GatewayRuntime
+    /// The client's address (the peer, or the first untrusted `X-Forwarded-For` hop behind `trusted_proxies`).
+    public var clientIP: String? = nil
 }
 
 /// A complete chat answer on its way back to the client: either an upstream's own bytes (sent unchanged
@@ -101,6 +103,20 @@ public struct ModelAccessStage: ChatStage {
     static func check(model: String, principal: Principal, runtime: GatewayRuntime) throws(GatewayError) {
         guard runtime.models[model] != nil else { throw GatewayError.modelNotFound(model) }
         guard principal.mayUse(model: model) else { throw GatewayError.modelNotAllowed(model) }
+    }
+}
+
+/// Authorizes the request with the Cedar policies (`policies: DIR`): the model and every fallback.
+struct PolicyStage: ChatStage {
+    let check: PolicyCheck
+
+    func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
+        try check.check(
+            PolicyCheck.Input(
+                action: "chat", model: request.model, estimatedTokens: TokenEstimator.tokens(in: request.allText),
+                maxTokens: request.maxTokens, stream: request.stream, clientIP: context.clientIP),
+            principal: context.principal, runtime: context.runtime, trace: context.trace, logger: context.logger)
+        return try await next(request, context: context)
     }
 }
 

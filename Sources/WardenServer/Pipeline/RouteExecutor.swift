@@ -30,6 +30,9 @@ public final class RequestTrace: Sendable {
         public var promptText: String?
         public var responseDigest: [UInt8]?
         public var responseText: String?
+        /// The policies' decision, and models the route must skip because the policies deny them.
+        public var policy: PolicyTrace?
+        public var deniedModels: Set<String> = []
     }
 
     private let state = Mutex(Snapshot())
@@ -59,7 +62,11 @@ struct RouteExecutor: Sendable {
         attempt: (RouteDeployment, RouteModel) async throws -> T
     ) async throws -> Served<T> {
         guard let primary = runtime.models[name] else { throw GatewayError.modelNotFound(name) }
-        var machine = RetryStateMachine(steps: primary.retrySteps, contextSteps: primary.contextSteps, backoff: runtime.backoff)
+        let denied = trace.snapshot.deniedModels
+        var machine = RetryStateMachine(
+            steps: denied.isEmpty ? primary.retrySteps : primary.retrySteps.filter { !denied.contains($0.model) },
+            contextSteps: denied.isEmpty ? primary.contextSteps : primary.contextSteps.filter { !denied.contains($0.model) },
+            backoff: runtime.backoff)
         var action = machine.start()
         // Deployments already tried, per model; filled only when a request needs a second attempt.
         var tried: [(model: String, index: Int)] = []

@@ -14,11 +14,16 @@ public struct Principal: Sendable, Equatable {
     public var budget: BudgetLimit?
     public var rpm: Int?
     public var tpm: Int?
+    /// The key's labels, for policies.
+    public var tags: [String]
+    public var metadata: [String: String]
 
     public init(
         keyID: String, keyName: String, team: String, allowedModels: Set<String>? = nil, expiresAt: Int64? = nil,
-        budget: BudgetLimit? = nil, rpm: Int? = nil, tpm: Int? = nil
+        budget: BudgetLimit? = nil, rpm: Int? = nil, tpm: Int? = nil, tags: [String] = [], metadata: [String: String] = [:]
     ) {
+        self.tags = tags
+        self.metadata = metadata
         self.keyID = keyID
         self.keyName = keyName
         self.team = team
@@ -46,12 +51,13 @@ public struct Authenticator: Sendable {
             guard let digest = KeyDigest(hex: k.hash) else { continue }
             table[digest] = Principal(
                 keyID: k.id, keyName: k.name, team: k.team, allowedModels: k.models.map(Set.init), expiresAt: k.expiresAt,
-                budget: k.budget, rpm: k.rpm, tpm: k.tpm)
+                budget: k.budget, rpm: k.rpm, tpm: k.tpm, tags: k.tags, metadata: k.metadata)
         }
         for (config, value) in staticKeys {
             table[KeyMaterial.digest(value)] = Principal(
                 keyID: "static:\(config.name)", keyName: config.name, team: config.team,
-                allowedModels: config.models.map(Set.init), budget: config.budget, rpm: config.rpm, tpm: config.tpm)
+                allowedModels: config.models.map(Set.init), budget: config.budget, rpm: config.rpm, tpm: config.tpm,
+                tags: config.tags, metadata: config.metadata)
         }
         self.principalsByHash = table
     }

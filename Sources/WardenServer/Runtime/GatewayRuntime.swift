@@ -42,12 +42,16 @@ public final class GatewayRuntime: Sendable {
     public let backoff: BackoffPolicy
     /// `budgets.alerts.secret`, resolved.
     let alertSecret: String?
+    /// How the client's address is found (`trusted_proxies`).
+    public let clientAddress: ClientAddress
 
     init(
         config: WardenConfiguration, models: [String: RouteModel], providers: [(name: String, client: any ProviderClient)],
-        staticKeys: [(config: StaticKeyConfiguration, value: String)], alertSecret: String? = nil
+        staticKeys: [(config: StaticKeyConfiguration, value: String)], alertSecret: String? = nil,
+        clientAddress: ClientAddress = try! ClientAddress(trustedProxies: [])
     ) {
         self.config = config
+        self.clientAddress = clientAddress
         self.alertSecret = alertSecret
         self.models = models
         self.modelNames = config.models.map(\.name)
@@ -143,7 +147,9 @@ public final class GatewayRuntime: Sendable {
                 throw ConfigurationError(key: "budgets.alerts.secret", error.problem)
             }
         }
-        return GatewayRuntime(config: config, models: models, providers: providers, staticKeys: staticKeys, alertSecret: alertSecret)
+        return GatewayRuntime(
+            config: config, models: models, providers: providers, staticKeys: staticKeys, alertSecret: alertSecret,
+            clientAddress: try ClientAddress(trustedProxies: config.trustedProxies))
     }
 }
 
