@@ -3,50 +3,110 @@ import WardenCore
 /// An entity: attributes, parents in the hierarchy, and tags.
 public struct Entity: Sendable {
     public var uid: EntityUID
-    public var attributes: [String: CedarValue]
+    public var attributes: [String: CedarValue] {
+        didSet { smallAttributes = Self.small(attributes) }
+    }
     public var parents: Set<EntityUID>
     public var tags: [String: CedarValue]
+    /// The attributes as a list when there are few: found by comparing names, cheaper than hashing.
+    private(set) var smallAttributes: [(String, CedarValue)]?
 
     public init(uid: EntityUID, attributes: [String: CedarValue] = [:], parents: Set<EntityUID> = [], tags: [String: CedarValue] = [:]) {
         self.uid = uid
         self.attributes = attributes
         self.parents = parents
         self.tags = tags
+        self.smallAttributes = Self.small(attributes)
+    }
+
+    static func small(_ attributes: [String: CedarValue]) -> [(String, CedarValue)]? {
+        attributes.count <= 12 ? attributes.map { ($0.key, $0.value) } : nil
+    }
+
+    /// The attribute `name`.
+    @inline(__always)
+    public func attribute(_ name: String) -> CedarValue? {
+        if let small = smallAttributes {
+            for (k, v) in small where k == name { return v }
+            return nil
+        }
+        return attributes[name]
     }
 }
 
 /// Entities by uid. `in` walks the hierarchy on demand (depth-first, each entity visited once), so a
 /// long chain or a cycle costs time proportional to what is reachable, never a loop or a quadratic
-/// closure up front.
+/// closure up front. A handful of entities (a gateway request has three or four) are kept in an array
+/// and found by comparison, which beats hashing at that size.
 public struct EntityStore: Sendable {
-    public private(set) var entities: [EntityUID: Entity]
+    private var table: [EntityUID: Entity]
+    private var small: [Entity]
+    static let smallLimit = 8
 
     public init(_ list: [Entity]) throws(CedarInputError) {
+        if list.count <= Self.smallLimit {
+            for (i, e) in list.enumerated() where list[..<i].contains(where: { $0.uid == e.uid }) {
+                throw CedarInputError("duplicate entity \(e.uid)")
+            }
+            small = list
+            table = [:]
+            return
+        }
         var entities: [EntityUID: Entity] = [:]
         entities.reserveCapacity(list.count)
         for e in list {
             if entities[e.uid] != nil { throw CedarInputError("duplicate entity \(e.uid)") }
             entities[e.uid] = e
         }
-        self.entities = entities
+        table = entities
+        small = []
+    }
+
+    public var count: Int { table.isEmpty ? small.count : table.count }
+
+    public subscript(uid: EntityUID) -> Entity? {
+        if table.isEmpty {
+            for e in small where e.uid == uid { return e }
+            return nil
+        }
+        return table[uid]
+    }
+
+    /// `uid` and every entity reachable from it through parents.
+    public func selfAndAncestors(_ uid: EntityUID) -> [EntityUID] {
+        var out = [uid]
+        guard let start = self[uid], !start.parents.isEmpty else { return out }
+        // The common case: parents that have no parents of their own (a key in its team).
+        if start.parents.allSatisfy({ self[$0]?.parents.isEmpty ?? true }) {
+            for p in start.parents where p != uid { out.append(p) }
+            return out
+        }
+        var seen: Set<EntityUID> = [uid]
+        var stack = Array(start.parents)
+        while let next = stack.popLast() {
+            guard seen.insert(next).inserted else { continue }
+            out.append(next)
+            if let entity = self[next] { for p in entity.parents where !seen.contains(p) { stack.append(p) } }
+        }
+        return out
     }
 
     /// `a in b`: equal, or `b` is reachable from `a` through parents.
     public func isDescendant(_ a: EntityUID, of b: EntityUID) -> Bool {
         if a == b { return true }
-        guard let start = entities[a], !start.parents.isEmpty else { return false }
+        guard let start = self[a], !start.parents.isEmpty else { return false }
         if start.parents.contains(b) { return true }
+        // Parents without parents of their own (a key in its team): nothing further up.
+        if start.parents.allSatisfy({ self[$0]?.parents.isEmpty ?? true }) { return false }
         var seen: Set<EntityUID> = [a]
         var stack = Array(start.parents)
         while let next = stack.popLast() {
             if next == b { return true }
-            guard seen.insert(next).inserted, let entity = entities[next] else { continue }
+            guard seen.insert(next).inserted, let entity = self[next] else { continue }
             for p in entity.parents where !seen.contains(p) { stack.append(p) }
         }
         return false
     }
-
-    public subscript(uid: EntityUID) -> Entity? { entities[uid] }
 
     /// No entities.
     public static let empty = try! EntityStore([])

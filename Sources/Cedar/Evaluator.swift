@@ -29,10 +29,58 @@ public struct EvaluationError: Error, Sendable, CustomStringConvertible {
 public struct Evaluator {
     public let request: CedarRequest
     public let entities: EntityStore
+    /// The request's principal, action and resource entities, looked up once (nil when not in the store).
+    let principalEntity: Entity?
+    let actionEntity: Entity?
+    let resourceEntity: Entity?
+    /// The context as a list when it is small (found by comparing names).
+    let smallContext: [(String, CedarValue)]?
+
+    @inline(__always)
+    func contextValue(_ name: String) -> CedarValue? {
+        if let small = smallContext {
+            for (k, v) in small where k == name { return v }
+            return nil
+        }
+        return request.context[name]
+    }
 
     public init(request: CedarRequest, entities: EntityStore) {
         self.request = request
         self.entities = entities
+        principalEntity = entities[request.principal]
+        actionEntity = entities[request.action]
+        resourceEntity = entities[request.resource]
+        smallContext = request.context.count <= 12 ? request.context.map { ($0.key, $0.value) } : nil
+    }
+
+    /// `principal.a`, `resource.a`, `context.a`: the most common expressions, answered without
+    /// building the variable's value or searching the store.
+    @inline(__always)
+    func variableAttribute(_ v: Variable, _ name: String) throws(EvaluationError) -> CedarValue {
+        let entity: Entity?
+        let uid: EntityUID
+        switch v {
+        case .context:
+            guard let a = contextValue(name) else { throw EvaluationError("record does not have the attribute `\(name)`") }
+            return a
+        case .principal: (entity, uid) = (principalEntity, request.principal)
+        case .action: (entity, uid) = (actionEntity, request.action)
+        case .resource: (entity, uid) = (resourceEntity, request.resource)
+        }
+        guard let entity else { throw EvaluationError("entity \(uid) does not exist") }
+        guard let a = entity.attribute(name) else { throw EvaluationError("\(uid) does not have the attribute `\(name)`") }
+        return a
+    }
+
+    @inline(__always)
+    func variableHas(_ v: Variable, _ name: String) -> Bool {
+        switch v {
+        case .context: contextValue(name) != nil
+        case .principal: principalEntity?.attribute(name) != nil
+        case .action: actionEntity?.attribute(name) != nil
+        case .resource: resourceEntity?.attribute(name) != nil
+        }
     }
 
     static func typeError(_ expected: String, _ got: CedarValue) -> EvaluationError {
@@ -76,6 +124,10 @@ public struct Evaluator {
             return try bool(c) ? try eval(t) : try eval(f)
         case .binary(let op, let a, let b):
             return try binary(op, try eval(a), try eval(b))
+        case .has(.variable(let variable), let path) where path.count == 1:
+            return .bool(variableHas(variable, path[0]))
+        case .attribute(.variable(let variable), let name):
+            return try variableAttribute(variable, name)
         case .has(let x, let path):
             var v = try eval(x)
             for (i, name) in path.enumerated() {
@@ -124,7 +176,7 @@ public struct Evaluator {
     func has(_ v: CedarValue, _ name: String) throws(EvaluationError) -> Bool {
         switch v {
         case .record(let r): return r[name] != nil
-        case .entity(let uid): return entities[uid]?.attributes[name] != nil
+        case .entity(let uid): return entities[uid]?.attribute(name) != nil
         default: throw Self.typeError("entity or record", v)
         }
     }
@@ -136,7 +188,7 @@ public struct Evaluator {
             return a
         case .entity(let uid):
             guard let entity = entities[uid] else { throw EvaluationError("entity \(uid) does not exist") }
-            guard let a = entity.attributes[name] else { throw EvaluationError("\(uid) does not have the attribute `\(name)`") }
+            guard let a = entity.attribute(name) else { throw EvaluationError("\(uid) does not have the attribute `\(name)`") }
             return a
         default:
             throw Self.typeError("entity or record", v)

@@ -83,17 +83,31 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Four decimal octets (0–255, no leading zeros), over UTF-8 bytes.
     static func parseV4(_ s: Substring) -> UInt32? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
         var value: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                !(part.count > 1 && part.first == "0"), let n = UInt32(part), n <= 255
-            else { return nil }
-            value = value << 8 | n
+        var octets = 0
+        var current: UInt32 = 0
+        var digits = 0
+        var leadingZero = false
+        for b in s.utf8 {
+            if b == UInt8(ascii: ".") {
+                guard digits > 0, octets < 3 else { return nil }
+                value = value << 8 | current
+                octets += 1
+                current = 0
+                digits = 0
+                leadingZero = false
+                continue
+            }
+            guard b >= 0x30, b <= 0x39, digits < 3, !leadingZero else { return nil }
+            if digits == 0, b == 0x30 { leadingZero = true }
+            current = current * 10 + UInt32(b - 0x30)
+            digits += 1
+            guard current <= 255 else { return nil }
         }
-        return value
+        guard digits > 0, octets == 3 else { return nil }
+        return value << 8 | current
     }
 
     static func parseV6(_ s: Substring) -> (UInt64, UInt64)? {

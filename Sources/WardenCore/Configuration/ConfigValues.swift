@@ -147,7 +147,7 @@ extension [any CodingKey] {
 
 extension Decoder {
     /// Throws for any key of this mapping that `Keys` does not list, naming it and the allowed keys.
-    func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_: Keys.Type) throws {
+    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_: Keys.Type) throws {
         let container = try self.container(keyedBy: AnyCodingKey.self)
         let known = Keys.allCases.map(\.stringValue)
         for key in container.allKeys where !known.contains(key.stringValue) {

@@ -36,6 +36,19 @@ public enum ConfigurationLoader {
         return config
     }
 
+    /// Decodes any YAML document strictly, with the same error messages as the configuration (key paths).
+    public static func decode<T: Decodable>(_ type: T.Type, yaml: String) throws(ConfigurationError) -> T {
+        do {
+            return try YAMLDecoder().decode(T.self, from: yaml)
+        } catch let error as ConfigurationError {
+            throw error
+        } catch let error as DecodingError {
+            throw describe(error)
+        } catch {
+            throw ConfigurationError(key: "", "YAML syntax error: \(error)")
+        }
+    }
+
     static func describe(_ error: DecodingError) -> ConfigurationError {
         switch error {
         case .keyNotFound(let key, let ctx):

@@ -1,3 +1,4 @@
+import Cedar
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -11,6 +12,8 @@ public final class IdentityCache: Sendable {
     public struct Snapshot: Sendable {
         public var authenticator: Authenticator
         public var teams: [String: TeamRecord]
+        /// Each stored team's policy entity (`Warden::Team`).
+        public var teamEntities: [String: Entity] = [:]
         public var storedKeys: [StoredKey]
         /// The change counter the snapshot reflects.
         public var counter: Int64
@@ -29,11 +32,15 @@ public final class IdentityCache: Sendable {
         state = Mutex(
             Snapshot(
                 authenticator: Authenticator(stored: keys, staticKeys: staticKeys),
-                teams: Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), storedKeys: keys,
-                counter: counter))
+                teams: Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+                teamEntities: Self.teamEntities(teams), storedKeys: keys, counter: counter))
     }
 
     public var snapshot: Snapshot { state.withLock { $0 } }
+
+    static func teamEntities(_ teams: [TeamRecord]) -> [String: Entity] {
+        Dictionary(teams.map { ($0.name, PolicyEntities.team($0.name, record: $0)) }, uniquingKeysWith: { a, _ in a })
+    }
 
     public func team(named name: String) -> TeamRecord? { state.withLock { $0.teams[name] } }
 
@@ -58,8 +65,8 @@ public final class IdentityCache: Sendable {
         state.withLock {
             $0 = Snapshot(
                 authenticator: Authenticator(stored: keys, staticKeys: statics),
-                teams: Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), storedKeys: keys,
-                counter: counter)
+                teams: Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+                teamEntities: Self.teamEntities(teams), storedKeys: keys, counter: counter)
         }
     }
 

@@ -96,21 +96,30 @@ struct PolicyCheck {
         var clientIP: String?
     }
 
-    func entities(principal: Principal, models: [(String, ModelConfiguration)]) -> EntityStore {
-        var list = [PolicyEntities.key(principal), PolicyEntities.team(principal.team, record: identity.team(named: principal.team))]
-        for (name, config) in models { list.append(PolicyEntities.model(name, config)) }
+    /// The request's entities, from what the identity snapshot and the runtime built ahead.
+    func entities(principal: Principal, models: [String], runtime: GatewayRuntime) -> EntityStore {
+        let snapshot = identity.snapshot
+        var list = [
+            snapshot.authenticator.entity(forKeyID: principal.keyID) ?? PolicyEntities.key(principal),
+            snapshot.teamEntities[principal.team] ?? PolicyEntities.team(principal.team, record: nil),
+        ]
+        for name in models {
+            if let entity = runtime.policyModels[name] { list.append(entity) }
+        }
         // Uids are distinct by construction.
         return (try? EntityStore(list)) ?? .empty
     }
 
     /// Whether `principal` may use `model` for `action` (for listing models); true without policies.
     func permits(principal: Principal, action: String, model: String, runtime: GatewayRuntime) -> Bool {
-        guard engine.isActive, let config = runtime.models[model]?.config else { return true }
+        guard engine.isActive, runtime.models[model] != nil else { return true }
         let request = CedarRequest(
             principal: PolicyEntities.keyUID(principal.keyID), action: PolicyEntities.action(action),
             resource: PolicyEntities.modelUID(model),
             context: PolicyEntities.context(estimatedTokens: 0, maxTokens: nil, stream: false, clientIP: nil, now: WallClock.unixMilliseconds()))
-        guard let decision = engine.authorize(request, entities: entities(principal: principal, models: [(model, config)])) else { return true }
+        guard let decision = engine.authorize(request, entities: entities(principal: principal, models: [model], runtime: runtime)) else {
+            return true
+        }
         return decision.allowed || !decision.enforced
     }
 
@@ -120,8 +129,7 @@ struct PolicyCheck {
         for name in primary.config.fallbacks + primary.config.contextFallbacks where !reachable.contains(name) && runtime.models[name] != nil {
             reachable.append(name)
         }
-        let models = reachable.compactMap { name in runtime.models[name].map { (name, $0.config) } }
-        let store = entities(principal: principal, models: models)
+        let store = entities(principal: principal, models: reachable, runtime: runtime)
         let context = PolicyEntities.context(
             estimatedTokens: input.estimatedTokens, maxTokens: input.maxTokens, stream: input.stream, clientIP: input.clientIP,
             now: WallClock.unixMilliseconds())

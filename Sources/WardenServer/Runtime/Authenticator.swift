@@ -1,3 +1,4 @@
+import Cedar
 import WardenCore
 import WardenStore
 
@@ -43,6 +44,10 @@ public struct Principal: Sendable, Equatable {
 /// the database. The table is rebuilt from the store and the config's static keys on start and reload.
 public struct Authenticator: Sendable {
     private let principalsByHash: [KeyDigest: Principal]
+    /// Each key's policy entity (`Warden::Key`), built once per table.
+    private let entitiesByKeyID: [String: Entity]
+
+    public func entity(forKeyID id: String) -> Entity? { entitiesByKeyID[id] }
 
     /// Builds the table from stored keys and the config's static keys (already resolved to their values).
     public init(stored: [StoredKey], staticKeys: [(config: StaticKeyConfiguration, value: String)]) {
@@ -60,6 +65,9 @@ public struct Authenticator: Sendable {
                 tags: config.tags, metadata: config.metadata)
         }
         self.principalsByHash = table
+        var entities: [String: Entity] = [:]
+        for principal in table.values { entities[principal.keyID] = PolicyEntities.key(principal) }
+        self.entitiesByKeyID = entities
     }
 
     public var keyCount: Int { principalsByHash.count }

@@ -1,3 +1,4 @@
+import Cedar
 import Synchronization
 import WardenCore
 import WardenProviders
@@ -44,6 +45,8 @@ public final class GatewayRuntime: Sendable {
     let alertSecret: String?
     /// How the client's address is found (`trusted_proxies`).
     public let clientAddress: ClientAddress
+    /// Each model's policy entity (`Warden::Model`), built once per configuration.
+    public let policyModels: [String: Entity]
 
     init(
         config: WardenConfiguration, models: [String: RouteModel], providers: [(name: String, client: any ProviderClient)],
@@ -52,6 +55,7 @@ public final class GatewayRuntime: Sendable {
     ) {
         self.config = config
         self.clientAddress = clientAddress
+        self.policyModels = Dictionary(config.models.map { ($0.name, PolicyEntities.model($0.name, $0.config)) }, uniquingKeysWith: { a, _ in a })
         self.alertSecret = alertSecret
         self.models = models
         self.modelNames = config.models.map(\.name)
