@@ -62,8 +62,10 @@ final class PolicyBox: Sendable {
     let action: ActionConstraint
     let resource: ScopeConstraint
     let conditions: [Condition]
+    let compiled: [CompiledCondition]
 
     init(_ policy: Policy) {
+        compiled = policy.conditions.map { CompiledCondition(isWhen: $0.isWhen, body: Compiler.compile($0.body)) }
         id = policy.id
         effect = policy.effect
         principal = policy.principal
@@ -157,8 +159,8 @@ public enum Authorizer {
         case .equal(let uid): guard request.action == uid else { return false }
         case .in(let list): guard list.contains(where: { entities.isDescendant(request.action, of: $0) }) else { return false }
         }
-        for condition in policy.conditions {
-            let value = try evaluator.eval(condition.body)
+        for condition in policy.compiled {
+            let value = try condition.body(evaluator)
             guard case .bool(let b) = value else { throw Evaluator.typeError("bool", value) }
             if b != condition.isWhen { return false }
         }

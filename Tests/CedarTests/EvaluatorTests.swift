@@ -55,7 +55,9 @@ struct EvaluatorTests {
         ])
     func truths(_ text: String) throws {
         let e = try CedarParser.parseExpression(text)
-        #expect(try Self.evaluator().eval(e) == .bool(true), "\(text)")
+        let ev = try Self.evaluator()
+        #expect(try ev.eval(e) == .bool(true), "\(text)")
+        #expect(try Compiler.compile(e)(ev) == .bool(true), "compiled: \(text)")
     }
 
     @Test(
@@ -73,7 +75,9 @@ struct EvaluatorTests {
         ])
     func errors(_ text: String) throws {
         let e = try CedarParser.parseExpression(text)
-        #expect(throws: EvaluationError.self, "\(text)") { try Self.evaluator().eval(e) }
+        let ev = try Self.evaluator()
+        #expect(throws: EvaluationError.self, "\(text)") { try ev.eval(e) }
+        #expect(throws: EvaluationError.self, "compiled: \(text)") { try Compiler.compile(e)(ev) }
     }
 
     @Test("authorization: default deny, forbid overrides permit, erroring policies are skipped and reported")
