@@ -65,18 +65,22 @@ public enum Conformance {
         }
         let policies: PolicySet
         let entities: EntityStore
+        let schema: CedarSchema?
         do {
+            schema = try loadSchema(spec["schema"], testPath: path)
             policies = try loadPolicies(spec["policies"], testPath: path)
-            entities = try loadEntities(spec["entities"], testPath: path)
+            entities = try loadEntities(spec["entities"], testPath: path, schema: schema)
         } catch {
             return requests.indices.map { record($0, "nodecision", [], [], inputError: "\(error)") }
         }
         var out: [JSONObject] = []
         for (i, r) in requests.enumerated() {
             do {
+                let action = try CedarJSON.entityUID(r["action"] ?? .null)
                 let request = try CedarRequest(
-                    principal: CedarJSON.entityUID(r["principal"] ?? .null), action: CedarJSON.entityUID(r["action"] ?? .null),
-                    resource: CedarJSON.entityUID(r["resource"] ?? .null), context: CedarJSON.record(r["context"] ?? .object([:])))
+                    principal: CedarJSON.entityUID(r["principal"] ?? .null), action: action,
+                    resource: CedarJSON.entityUID(r["resource"] ?? .null),
+                    context: CedarJSON.record(r["context"] ?? .object([:]), type: schema?.actions[action]?.context, schema: schema))
                 let response = Authorizer.isAuthorized(request, policies: policies, entities: entities)
                 out.append(record(i, response.decision.rawValue, response.reasons, response.errors.map(\.policy)))
             } catch {
@@ -95,7 +99,24 @@ public enum Conformance {
         return try PolicySet(text: text)
     }
 
-    static func loadEntities(_ reference: JSONValue?, testPath: String) throws -> EntityStore {
+    /// The test's schema: a `.cedarschema` file (human-readable), a `.json` file, or inline text; nil without one.
+    static func loadSchema(_ reference: JSONValue?, testPath: String) throws -> CedarSchema? {
+        switch reference {
+        case .string(let text)?:
+            if !text.contains("\n"), text.count < 1024, let file = resolve(text, from: testPath) {
+                guard let data = FileManager.default.contents(atPath: file) else { throw CedarInputError("cannot read \(file)") }
+                if file.hasSuffix(".json") { return try CedarSchema(json: try JSONParser.parse(Array(data))) }
+                return try CedarSchema(text: String(decoding: data, as: UTF8.self))
+            }
+            return try CedarSchema(text: text)
+        case .object?:
+            return try CedarSchema(json: reference!)
+        default:
+            return nil
+        }
+    }
+
+    static func loadEntities(_ reference: JSONValue?, testPath: String, schema: CedarSchema? = nil) throws -> EntityStore {
         switch reference {
         case .string(let name)?:
             guard let file = resolve(name, from: testPath), let data = FileManager.default.contents(atPath: file) else {
@@ -103,9 +124,9 @@ public enum Conformance {
             }
             let json: JSONValue
             do { json = try JSONParser.parse(Array(data)) } catch { throw CedarInputError("\(name): \(error)") }
-            return try CedarJSON.entities(json)
+            return try CedarJSON.entities(json, schema: schema)
         case .array?:
-            return try CedarJSON.entities(reference!)
+            return try CedarJSON.entities(reference!, schema: schema)
         default:
             return try EntityStore([])
         }

@@ -122,8 +122,10 @@ public struct CedarInputError: Error, Sendable, CustomStringConvertible {
 
 /// Cedar's JSON formats for entities and values (`__entity` and `__extn` escapes).
 public enum CedarJSON {
-    /// The entities file: `[{"uid": {"type","id"}, "attrs": {…}, "parents": [uid…], "tags": {…}}]`.
-    public static func entities(_ json: JSONValue) throws(CedarInputError) -> EntityStore {
+    /// The entities file: `[{"uid": {"type","id"}, "attrs": {…}, "parents": [uid…], "tags": {…}}]`. With a
+    /// schema, attribute and tag values are read as their declared types, and the schema's action
+    /// entities (with their groups) are added.
+    public static func entities(_ json: JSONValue, schema: CedarSchema? = nil) throws(CedarInputError) -> EntityStore {
         guard let list = json.arrayValue else { throw CedarInputError("entities must be a JSON array") }
         var out: [Entity] = []
         out.reserveCapacity(list.count)
@@ -137,9 +139,10 @@ public enum CedarJSON {
             var attributes: [String: CedarValue] = [:]
             if let attrs = o["attrs"] {
                 guard case .object(let a) = attrs else { throw CedarInputError("attrs of \(uid) must be an object") }
+                let declared = schema?.entityTypes[uid.type]
                 for (k, v) in a {
                     if attributes[k] != nil { throw CedarInputError("duplicate attribute `\(k)` of \(uid)") }
-                    attributes[k] = try value(v)
+                    attributes[k] = try value(v, type: declared?.attributes[k]?.type, schema: schema)
                 }
             }
             var parents: Set<EntityUID> = []
@@ -150,9 +153,14 @@ public enum CedarJSON {
             var tags: [String: CedarValue] = [:]
             if let t = o["tags"] {
                 guard case .object(let ts) = t else { throw CedarInputError("tags of \(uid) must be an object") }
-                for (k, v) in ts { tags[k] = try value(v) }
+                let declared = schema?.entityTypes[uid.type]?.tags
+                for (k, v) in ts { tags[k] = try value(v, type: declared, schema: schema) }
             }
             out.append(Entity(uid: uid, attributes: attributes, parents: parents, tags: tags))
+        }
+        if let schema {
+            let present = Set(out.map(\.uid))
+            out += schema.actionEntities.filter { !present.contains($0.uid) }
         }
         return try EntityStore(out)
     }
@@ -176,15 +184,67 @@ public enum CedarJSON {
         }
     }
 
-    /// A context: a JSON object whose members are values.
-    public static func record(_ json: JSONValue) throws(CedarInputError) -> [String: CedarValue] {
+    /// A context: a JSON object whose members are values (of the declared record type, with a schema).
+    public static func record(_ json: JSONValue, type: CedarSchema.SchemaType? = nil, schema: CedarSchema? = nil) throws(CedarInputError)
+        -> [String: CedarValue]
+    {
         guard case .object(let o) = json else { throw CedarInputError("the context must be a JSON object") }
+        var fields: [String: CedarSchema.Attribute] = [:]
+        if let schema, let type, case .record(let r) = schema.resolve(type) { fields = r }
         var out: [String: CedarValue] = [:]
         for (k, v) in o {
             if out[k] != nil { throw CedarInputError("duplicate key `\(k)`") }
-            out[k] = try value(v)
+            out[k] = try value(v, type: fields[k]?.type, schema: schema)
         }
         return out
+    }
+
+    /// A value read as `type` (the schema's declared type), or schema-less when there is none: entity
+    /// references may omit `__entity`, and extension values may be plain strings.
+    public static func value(_ json: JSONValue, type: CedarSchema.SchemaType?, schema: CedarSchema?, depth: Int = 0) throws(CedarInputError)
+        -> CedarValue
+    {
+        guard let schema, let declared = type else { return try value(json, depth: depth) }
+        if depth > 64 { throw CedarInputError("value nested deeper than 64 levels") }
+        switch schema.resolve(declared) {
+        case .entity:
+            if case .object(let o) = json, o["__extn"] == nil { return .entity(try entityUID(json)) }
+        case .extension(let name):
+            if case .string(let s) = json {
+                let function: CedarFunction? =
+                    switch name {
+                    case "ipaddr": .ip
+                    case "decimal": .decimal
+                    case "datetime": .datetime
+                    case "duration": .duration
+                    default: nil
+                    }
+                guard let function else { throw CedarInputError("unknown extension type `\(name)`") }
+                do {
+                    return try Evaluator.construct(function, s)
+                } catch {
+                    throw CedarInputError(error.message)
+                }
+            }
+        case .set(let element):
+            if let list = json.arrayValue {
+                var set = Set<CedarValue>()
+                for item in list { set.insert(try value(item, type: element, schema: schema, depth: depth + 1)) }
+                return .set(set)
+            }
+        case .record(let fields):
+            if case .object(let o) = json, o["__entity"] == nil, o["__extn"] == nil {
+                var out: [String: CedarValue] = [:]
+                for (k, v) in o {
+                    if out[k] != nil { throw CedarInputError("duplicate key `\(k)`") }
+                    out[k] = try value(v, type: fields[k]?.type, schema: schema, depth: depth + 1)
+                }
+                return .record(out)
+            }
+        default:
+            break
+        }
+        return try value(json, depth: depth)
     }
 
     /// A value: booleans, integers (Long), strings, arrays (sets), objects (records), and the escapes.

@@ -21,8 +21,10 @@ struct PolicyCommand: AsyncParsableCommand {
                 let permits = loaded.set.policies.filter { $0.effect == .permit }.count
                 print("ok: \(loaded.set.policies.count) policies (\(permits) permit, \(loaded.set.policies.count - permits) forbid) in \(loaded.files.count) files")
                 if permits == 0 { print("note: no permit policy, so every request is denied (Cedar denies by default)") }
-                if FileManager.default.fileExists(atPath: directory + "/schema.cedarschema") {
-                    print("note: schema.cedarschema is not validated yet (schema support is not implemented)")
+                if let schema = loaded.schema {
+                    print(
+                        "schema.cedarschema parses: \(schema.entityTypes.count) entity types, \(schema.actions.count) actions "
+                            + "(the policies are not yet validated against it: the validator is not implemented)")
                 }
             } catch {
                 FileHandle.standardError.write(Data("warden: \(error)\n".utf8))

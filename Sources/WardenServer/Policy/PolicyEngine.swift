@@ -30,6 +30,8 @@ public final class PolicyEngine: Sendable {
         public var set: PolicySet
         public var directory: String
         public var files: [String]
+        /// `schema.cedarschema`, when the directory has one (parsed; policies are not validated against it yet).
+        public var schema: CedarSchema?
         /// Names, sizes and modification times of the files, to notice changes.
         var fingerprint: String
     }
@@ -129,7 +131,16 @@ public final class PolicyEngine: Sendable {
                 policies.append(policy)
             }
         }
-        return Loaded(set: PolicySet(policies), directory: directory, files: names, fingerprint: fingerprint)
+        var schema: CedarSchema?
+        let schemaPath = directory + "/schema.cedarschema"
+        if let data = fm.contents(atPath: schemaPath) {
+            do {
+                schema = try CedarSchema(text: String(decoding: data, as: UTF8.self))
+            } catch {
+                throw PolicyLoadError(message: "schema.cedarschema: \(error)")
+            }
+        }
+        return Loaded(set: PolicySet(policies), directory: directory, files: names, schema: schema, fingerprint: fingerprint)
     }
 
     /// Authorizes one request; nil when no policies are configured (everything is permitted).
