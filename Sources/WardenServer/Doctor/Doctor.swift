@@ -1,3 +1,4 @@
+import Cedar
 import Foundation
 import Logging
 import NIOCore
@@ -59,6 +60,22 @@ public enum Doctor {
             }
         }
         if config.keys.isEmpty { add(.ok, "keys", "no static keys; stored keys are used (one is generated on first start)") }
+
+        // Policies: loaded as the server would load them.
+        if let directory = config.policies {
+            do {
+                let loaded = try PolicyEngine.load(directory: SecretReference.absolutePath(directory, base: config.baseDirectory))
+                let permits = loaded.set.policies.filter { $0.effect == .permit }.count
+                add(
+                    permits == 0 ? .warning : .ok, "policies",
+                    "\(loaded.set.policies.count) policies in \(loaded.files.count) files (\(config.policiesMode.rawValue))"
+                        + (permits == 0 ? ": no permit policy, so every request will be denied" : ""))
+            } catch {
+                add(.error, "policies", error.message)
+            }
+        } else {
+            add(.note, "policies", "none configured: every request is permitted (keys, allow-lists, budgets and limits still apply)")
+        }
 
         // Data directory and store: checked without creating or migrating anything.
         let dataDir = config.dataDirectoryPath
