@@ -22,6 +22,14 @@ public enum CedarMethod: String, Sendable, CaseIterable {
     case offset, durationSince, toDate, toTime
     case toMilliseconds, toSeconds, toMinutes, toHours, toDays
 
+    /// Methods of the language itself (sets and tags), as opposed to extension methods.
+    var isBuiltIn: Bool {
+        switch self {
+        case .contains, .containsAll, .containsAny, .isEmpty, .hasTag, .getTag: true
+        default: false
+        }
+    }
+
     var arity: Int {
         switch self {
         case .isEmpty, .isIpv4, .isIpv6, .isLoopback, .isMulticast, .toDate, .toTime, .toMilliseconds, .toSeconds, .toMinutes,

@@ -90,6 +90,26 @@ public enum Conformance {
         return out
     }
 
+    /// Validates a test's policies against its schema: `{"test", "shouldValidate", "validation_passed",
+    /// "problems"}`; nil for a test without a schema.
+    public static func validate(testFile path: String) -> JSONObject? {
+        guard let data = FileManager.default.contents(atPath: path), let spec = try? JSONParser.parse(Array(data)) else { return nil }
+        guard let reference = spec["schema"], !reference.isNull else { return nil }
+        var out: JSONObject = ["test": .string(path)]
+        if let should = spec["shouldValidate"]?.boolValue { out["shouldValidate"] = .bool(should) }
+        do {
+            guard let schema = try loadSchema(reference, testPath: path) else { return nil }
+            let policies = try loadPolicies(spec["policies"], testPath: path)
+            let problems = Validator(schema: schema).validate(policies)
+            out["validation_passed"] = .bool(problems.isEmpty)
+            out["problems"] = .array(problems.map { .string($0.description) })
+        } catch {
+            out["validation_passed"] = false
+            out["problems"] = [.string("\(error)")]
+        }
+        return out
+    }
+
     static func loadPolicies(_ reference: JSONValue?, testPath: String) throws -> PolicySet {
         guard let text = reference?.stringValue else { throw CedarInputError("the test has no `policies`") }
         if !text.contains("\n"), text.count < 1024, let file = resolve(text, from: testPath) {

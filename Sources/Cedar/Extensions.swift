@@ -122,11 +122,8 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             let pieces = text.split(separator: ":", omittingEmptySubsequences: false)
             var out: [UInt16] = []
             for (i, piece) in pieces.enumerated() {
-                if i == pieces.count - 1, allowV4Tail, piece.contains("."), let v4 = parseV4(piece) {
-                    out.append(UInt16(v4 >> 16))
-                    out.append(UInt16(v4 & 0xFFFF))
-                    continue
-                }
+                // Cedar does not accept IPv4 embedded in IPv6 (`::ffff:127.0.0.1`).
+                if allowV4Tail, piece.contains(".") { return nil }
                 guard !piece.isEmpty, piece.count <= 4, let n = UInt16(piece, radix: 16), piece.allSatisfy(\.isHexDigit) else { return nil }
                 out.append(n)
             }

@@ -361,8 +361,12 @@ public struct CedarParser {
                 if atPunct("(") {
                     _ = advance()
                     let args = try expressionList(closing: ")")
-                    // A wrong number of arguments is an evaluation error in Cedar, not a parse error.
                     guard let method = CedarMethod(rawValue: name) else { throw error("unknown method `\(name)`", at: nameToken) }
+                    // Cedar checks the arity of its built-in methods when parsing; an extension method's
+                    // wrong arity is an evaluation error.
+                    if method.isBuiltIn, args.count != method.arity {
+                        throw error("`\(name)` takes \(method.arity) argument\(method.arity == 1 ? "" : "s"), got \(args.count)", at: nameToken)
+                    }
                     e = try node(.method(e.expr, method, args.map(\.expr)), [e] + args)
                 } else {
                     e = try node(.attribute(e.expr, name), e)

@@ -12,7 +12,7 @@ struct PolicyCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Parse every *.cedar file of a policy directory as Warden would load it; exit 1 naming the first problem.")
+            abstract: "Load a policy directory as Warden would: parse every *.cedar file and validate them against schema.cedarschema if present; exit 1 naming the problems.")
         @Argument(help: "The policy directory (the config's `policies:`).") var directory: String
 
         func run() async throws {
@@ -22,9 +22,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 print("ok: \(loaded.set.policies.count) policies (\(permits) permit, \(loaded.set.policies.count - permits) forbid) in \(loaded.files.count) files")
                 if permits == 0 { print("note: no permit policy, so every request is denied (Cedar denies by default)") }
                 if let schema = loaded.schema {
-                    print(
-                        "schema.cedarschema parses: \(schema.entityTypes.count) entity types, \(schema.actions.count) actions "
-                            + "(the policies are not yet validated against it: the validator is not implemented)")
+                    print("the policies validate against schema.cedarschema (\(schema.entityTypes.count) entity types, \(schema.actions.count) actions)")
                 }
             } catch {
                 FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
@@ -64,10 +62,16 @@ struct PolicyCommand: AsyncParsableCommand {
                 ../shared/tools/cedar_reference.py compare (scripts/cedar-conformance does).
                 """)
         @Argument(help: "Test directories or files.") var paths: [String]
+        @Flag(help: "Validate each test's policies against its schema instead: one {\"test\", \"validation_passed\"} line per test.")
+        var validate = false
 
         func run() async throws {
             var out = ""
             for file in Cedar.Conformance.testFiles(paths) {
+                if validate {
+                    if let line = Cedar.Conformance.validate(testFile: file) { out += JSONValue.object(line).jsonString + "\n" }
+                    continue
+                }
                 for line in Cedar.Conformance.run(testFile: file) {
                     out += JSONValue.object(line).jsonString
                     out += "\n"

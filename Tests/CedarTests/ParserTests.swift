@@ -51,6 +51,7 @@ struct ParserTests {
             ("permit (principal, action, resource) when { \"abc };", 1, 45, "unterminated"),
             ("permit (principal, action, resource) when { \"\\q\" };", 1, 45, "invalid escape"),
             ("permit (principal, action, resource) when {};", 1, 44, "needs a condition"),
+            ("permit (principal, action, resource) when { [1].contains(1, 2) };", 1, 49, "takes 1 argument"),
         ])
     func errors(_ text: String, line: Int, column: Int, message: String) {
         do {

@@ -85,3 +85,55 @@ struct SchemaTests {
         #expect(schema.actions[EntityUID(type: "Action", id: "read")]?.memberOf == [EntityUID(type: "Action", id: "all")])
     }
 }
+
+@Suite("Cedar validator")
+struct ValidatorTests {
+    static let schema = """
+        entity Group;
+        entity User in [Group] = { level: Long, nickname?: String, boss?: User, address: { city: String, zip?: String } } tags String;
+        entity Doc = { owner: User, score: decimal, public: Bool };
+        action read, write appliesTo { principal: [User], resource: [Doc], context: { ip: ipaddr, urgent?: Bool } };
+        """
+
+    static func problems(_ text: String) throws -> [Validator.Problem] {
+        Validator(schema: try CedarSchema(text: schema)).validate(try PolicySet(text: text))
+    }
+
+    @Test(
+        "policies that validate",
+        arguments: [
+            #"permit (principal, action == Action::"read", resource) when { principal.level > 3 && resource.owner == principal };"#,
+            #"permit (principal, action, resource) when { principal has nickname && principal.nickname like "a*" };"#,
+            #"permit (principal, action, resource) when { context has urgent && context.urgent };"#,
+            #"permit (principal, action, resource) when { if principal has boss then principal.boss.level > 1 else false };"#,
+            #"permit (principal in Group::"eng", action in [Action::"read", Action::"write"], resource is Doc) when { resource.score.lessThan(decimal("1.5")) };"#,
+            #"permit (principal, action, resource) when { context.ip.isInRange(ip("10.0.0.0/8")) && principal.address has zip && principal.address.zip == "75" };"#,
+            #"permit (principal, action, resource) when { principal.hasTag("team") && principal.getTag("team") == "x" };"#,
+            #"forbid (principal, action, resource) when { principal == resource };"#,
+        ])
+    func valid(_ text: String) throws {
+        let problems = try Self.problems(text)
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
+    @Test(
+        "policies that do not validate",
+        arguments: [
+            #"permit (principal, action, resource) when { principal.nickname == "x" };"#,
+            #"permit (principal, action, resource) when { principal.age > 3 };"#,
+            #"permit (principal, action, resource) when { principal.level == "high" };"#,
+            #"permit (principal, action, resource) when { principal.level + "a" > 0 };"#,
+            #"permit (principal, action, resource) when { [].contains(1) };"#,
+            #"permit (principal, action, resource) when { resource.score.lessThan(decimal("1.23456")) };"#,
+            #"permit (principal, action, resource) when { resource.score < decimal("1.5") };"#,
+            #"permit (principal, action, resource) when { principal.getTag("team") == "x" };"#,
+            #"permit (principal, action, resource) when { context.urgent };"#,
+            #"permit (principal == Robot::"r2", action, resource);"#,
+            #"permit (principal, action == Action::"delete", resource);"#,
+            #"permit (principal, action in [], resource);"#,
+            #"permit (principal, action, resource) when { 1 };"#,
+        ])
+    func invalid(_ text: String) throws {
+        #expect(!(try Self.problems(text)).isEmpty, "\(text)")
+    }
+}

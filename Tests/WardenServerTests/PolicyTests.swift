@@ -152,6 +152,27 @@ struct PolicyTests {
         }
     }
 
+    @Test("with a schema in the directory the set must validate: a misspelt attribute is rejected at load and on reload")
+    func schemaValidation() async throws {
+        let schema = try String(contentsOfFile: Self.examples + "/policies/schema.cedarschema", encoding: .utf8)
+        var files = Self.policies
+        files["policies/schema.cedarschema"] = schema
+        try await Harness.with(models: Self.models, extra: Self.extra, files: files) { h in
+            let support = try await h.createKey(["name": "s", "team": "support"])
+            #expect(try await h.send("/v1/chat/completions", json: h.chat("frontier"), bearer: support.secret).status == 403)
+            try "forbid (principal, action, resource) when { resource.teir == \"frontier\" };"
+                .write(toFile: h.directory + "/policies/typo.cedar", atomically: true, encoding: .utf8)
+            let reload = try await h.admin("/admin/policies/reload")
+            #expect(reload.status == 400)
+            #expect(reload.text.contains("teir"))
+            #expect(try await h.send("/v1/chat/completions", json: h.chat("eu-small"), bearer: support.secret).status == 200)
+        }
+    }
+
+    /// The repository's examples directory.
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples").path
+
     @Test("without policies everything is permitted")
     func none() async throws {
         try await Harness.with(models: Self.models) { h in

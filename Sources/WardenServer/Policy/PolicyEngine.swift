@@ -30,7 +30,7 @@ public final class PolicyEngine: Sendable {
         public var set: PolicySet
         public var directory: String
         public var files: [String]
-        /// `schema.cedarschema`, when the directory has one (parsed; policies are not validated against it yet).
+        /// `schema.cedarschema`, when the directory has one (the policies validate against it).
         public var schema: CedarSchema?
         /// Names, sizes and modification times of the files, to notice changes.
         var fingerprint: String
@@ -140,7 +140,15 @@ public final class PolicyEngine: Sendable {
                 throw PolicyLoadError(message: "schema.cedarschema: \(error)")
             }
         }
-        return Loaded(set: PolicySet(policies), directory: directory, files: names, schema: schema, fingerprint: fingerprint)
+        let set = PolicySet(policies)
+        if let schema {
+            let problems = Validator(schema: schema).validate(set)
+            if !problems.isEmpty {
+                throw PolicyLoadError(
+                    message: "the policies do not validate against schema.cedarschema: " + problems.map(\.description).joined(separator: "; "))
+            }
+        }
+        return Loaded(set: set, directory: directory, files: names, schema: schema, fingerprint: fingerprint)
     }
 
     /// Authorizes one request; nil when no policies are configured (everything is permitted).
