@@ -27,7 +27,9 @@ public struct Entity: Sendable {
     @inline(__always)
     public func attribute(_ name: String) -> CedarValue? {
         if let small = smallAttributes {
-            for (k, v) in small where k == name { return v }
+            // Lengths first: comparing strings longer than 15 bytes is slow when they differ.
+            let length = name.utf8.count
+            for (k, v) in small where k.utf8.count == length && k == name { return v }
             return nil
         }
         return attributes[name]

@@ -39,7 +39,8 @@ public struct Evaluator {
     @inline(__always)
     func contextValue(_ name: String) -> CedarValue? {
         if let small = smallContext {
-            for (k, v) in small where k == name { return v }
+            let length = name.utf8.count
+            for (k, v) in small where k.utf8.count == length && k == name { return v }
             return nil
         }
         return request.context[name]
