@@ -79,6 +79,12 @@ let package = Package(
             dependencies: ["WardenCore"],
             swiftSettings: swiftSettings
         ),
+        // Guardrail detectors: PII and secrets (pattern detectors with validators), evaluation. No server dependencies.
+        .target(
+            name: "Guardrails",
+            dependencies: ["WardenCore"],
+            swiftSettings: swiftSettings
+        ),
         // Persistent stores: SQLite for one machine, PostgreSQL for many replicas, behind one SQL interface.
         .target(
             name: "WardenStore",
@@ -109,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
-                "WardenServer", "WardenAudit", "Cedar",
+                "WardenServer", "WardenAudit", "Cedar", "Guardrails",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -128,6 +134,11 @@ let package = Package(
         .testTarget(
             name: "WardenCoreTests",
             dependencies: ["WardenCore", "WardenMockUpstream", "WardenAudit"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GuardrailsTests",
+            dependencies: ["Guardrails", "WardenCore"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

@@ -1,0 +1,98 @@
+import Foundation
+import WardenCore
+
+/// `warden guard eval`: precision, recall, F1 and F2 of a detector on the shared JSONL formats, with
+/// per-item latency measured in this process.
+public enum GuardEvaluation {
+    public struct Counts: Sendable {
+        public var truePositives = 0
+        public var falsePositives = 0
+        public var falseNegatives = 0
+        public var exact = 0
+        public var support = 0
+
+        public var precision: Double { truePositives + falsePositives == 0 ? 0 : Double(truePositives) / Double(truePositives + falsePositives) }
+        public var recall: Double { support == 0 ? 0 : Double(truePositives) / Double(support) }
+        public var f1: Double { fBeta(1) }
+        public var f2: Double { fBeta(2) }
+
+        func fBeta(_ beta: Double) -> Double {
+            let p = precision
+            let r = recall
+            guard p + r > 0 else { return 0 }
+            return (1 + beta * beta) * p * r / (beta * beta * p + r)
+        }
+    }
+
+    static func slice(_ text: String, _ f: Finding) -> String {
+        let s = Array(text.unicodeScalars)
+        let a = max(0, f.start - 12)
+        let b = min(s.count, f.end + 12)
+        return String(String.UnicodeScalarView(s[a..<f.start])) + "⟦" + String(String.UnicodeScalarView(s[f.start..<min(f.end, s.count)])) + "⟧"
+            + String(String.UnicodeScalarView(s[min(f.end, s.count)..<b]))
+    }
+
+    public struct Report: Sendable {
+        public var overall = Counts()
+        public var perType: [String: Counts] = [:]
+        public var latencies: [Double] = []  // milliseconds per item
+        public var items = 0
+
+        public func percentile(_ q: Double) -> Double {
+            guard !latencies.isEmpty else { return 0 }
+            let sorted = latencies.sorted()
+            return sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]
+        }
+    }
+
+    /// PII span rows (`full_text`, `spans: [{entity_type, start_position, end_position}]`). A gold span is
+    /// found when a detected span of the same type overlaps at least half of it. Precision counts every
+    /// detected span; recall and the overall figures cover the types the detector claims to find.
+    public static func pii(
+        rows: [JSONValue], detect: (String) -> [Finding], detectedTypes: Set<String>, misses: ((String, String, String) -> Void)? = nil
+    ) -> Report {
+        var report = Report()
+        for row in rows {
+            guard let text = row["full_text"]?.stringValue else { continue }
+            let gold: [Finding] = (row["spans"]?.arrayValue ?? []).compactMap { s in
+                guard let t = s["entity_type"]?.stringValue, let a = s["start_position"]?.intValue, let b = s["end_position"]?.intValue else { return nil }
+                return Finding(type: t, start: a, end: b)
+            }
+            let start = ContinuousClock.now
+            let found = detect(text)
+            report.latencies.append((ContinuousClock.now - start).seconds * 1000)
+            report.items += 1
+            var matched = Set<Int>()
+            for g in gold {
+                var counts = report.perType[g.type, default: Counts()]
+                counts.support += 1
+                let overlapIndex = found.indices.first { i in
+                    let f = found[i]
+                    let overlap = min(f.end, g.end) - max(f.start, g.start)
+                    return f.type == g.type && overlap * 2 >= (g.end - g.start)
+                }
+                if let i = overlapIndex {
+                    matched.insert(i)
+                    counts.truePositives += 1
+                    if found[i].start == g.start && found[i].end == g.end { counts.exact += 1 }
+                } else {
+                    counts.falseNegatives += 1
+                    if detectedTypes.contains(g.type) { misses?("missed", g.type, Self.slice(text, g)) }
+                }
+                report.perType[g.type] = counts
+            }
+            for (i, f) in found.enumerated() where !matched.contains(i) {
+                report.perType[f.type, default: Counts()].falsePositives += 1
+                misses?("false positive", f.type, Self.slice(text, f))
+            }
+        }
+        for (type, c) in report.perType where detectedTypes.contains(type) {
+            report.overall.truePositives += c.truePositives
+            report.overall.falsePositives += c.falsePositives
+            report.overall.falseNegatives += c.falseNegatives
+            report.overall.exact += c.exact
+            report.overall.support += c.support
+        }
+        return report
+    }
+}
