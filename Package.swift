@@ -100,7 +100,7 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "WardenCore", "WardenProviders", "WardenStore", "WardenMockUpstream", "WardenAudit", "Cedar",
+                "WardenCore", "WardenProviders", "WardenStore", "WardenMockUpstream", "WardenAudit", "Cedar", "Guardrails",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

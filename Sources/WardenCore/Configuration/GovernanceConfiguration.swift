@@ -207,3 +207,65 @@ public struct VaultConfiguration: Sendable, Decodable {
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? .seconds(5)
     }
 }
+
+/// `guardrails:` (globally, and per model: `models.NAME.guardrails`, which adds to the global rules).
+public struct GuardrailsConfiguration: Sendable, Decodable {
+    public struct Rule: Sendable, Decodable {
+        public enum Detector: String, Sendable, CaseIterable { case pii, secrets }
+        public enum Action: String, Sendable, CaseIterable { case block, redact, flag }
+
+        public var detector: Detector
+        public var action: Action
+        /// Entity types to act on (PII: the shared data's names, e.g. CREDIT_CARD); all when absent.
+        public var types: [String]?
+        /// With `redact`: map placeholders in the model's answer back to the values (the upstream never sees them).
+        public var restore: Bool
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case detector, action, types, restore }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = try c.decode(String.self, forKey: .detector)
+            guard let detector = Detector(rawValue: d) else {
+                let later = ["injection", "harmful", "llama_guard"].contains(d) ? " (`\(d)` is not implemented yet)" : ""
+                throw ConfigurationError(
+                    key: (c.codingPath + [CodingKeys.detector]).configKey,
+                    "expected one of \(Detector.allCases.map(\.rawValue).joined(separator: ", "))\(later)")
+            }
+            self.detector = detector
+            let a = try c.decode(String.self, forKey: .action)
+            guard let action = Action(rawValue: a) else {
+                throw ConfigurationError(
+                    key: (c.codingPath + [CodingKeys.action]).configKey, "expected one of \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self.action = action
+            types = try c.decodeIfPresent([String].self, forKey: .types)
+            restore = try c.decodeIfPresent(Bool.self, forKey: .restore) ?? false
+            if restore, action != .redact {
+                throw ConfigurationError(key: (c.codingPath + [CodingKeys.restore]).configKey, "only applies to action: redact")
+            }
+        }
+    }
+
+    public var budgetMs: Int = 25
+    public var input: [Rule] = []
+    public var output: [Rule] = []
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case budget_ms, input, output }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        budgetMs = try c.decodeIfPresent(Int.self, forKey: .budget_ms) ?? 25
+        input = try c.decodeIfPresent([Rule].self, forKey: .input) ?? []
+        output = try c.decodeIfPresent([Rule].self, forKey: .output) ?? []
+        if !output.isEmpty {
+            throw ConfigurationError(key: (c.codingPath + [CodingKeys.output]).configKey, "output guardrails are not implemented yet")
+        }
+    }
+
+    public var isEmpty: Bool { input.isEmpty && output.isEmpty }
+}

@@ -61,6 +61,8 @@ public struct WardenConfiguration: Sendable, Decodable {
     /// Proxies whose `X-Forwarded-For` is believed (CIDR ranges or addresses); the client IP is the first
     /// hop, from the right, that is not one of them.
     public var trustedProxies: [String] = []
+    /// Guardrails on every request (models add their own).
+    public var guardrails = GuardrailsConfiguration()
 
     /// The directory relative paths are resolved against (the config file's directory, or the working
     /// directory for the embedded default). Not part of the file.
@@ -68,7 +70,7 @@ public struct WardenConfiguration: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, data_dir, keys, providers, models, server, shutdown, health, reliability, log
-        case storage, storage_password, admin_key, budgets, audit, vault, policies, policies_mode, trusted_proxies
+        case storage, storage_password, admin_key, budgets, audit, vault, policies, policies_mode, trusted_proxies, guardrails
     }
 
     public init(from decoder: any Decoder) throws {
@@ -115,6 +117,7 @@ public struct WardenConfiguration: Sendable, Decodable {
             policiesMode = parsed
         }
         trustedProxies = try c.decodeIfPresent([String].self, forKey: .trusted_proxies) ?? []
+        guardrails = try c.decodeIfPresent(GuardrailsConfiguration.self, forKey: .guardrails) ?? GuardrailsConfiguration()
     }
 
     /// Every secret reference in the configuration, with the key it sits at (for `warden doctor`, and to
@@ -373,9 +376,12 @@ public struct ModelConfiguration: Sendable, Decodable {
     public var selfHosted = false
     public var tags: [String] = []
     public var attributes: [(name: String, value: ConfigAttribute)] = []
+    /// This model's guardrails, added to the global ones.
+    public var guardrails = GuardrailsConfiguration()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case deployments, fallbacks, context_fallbacks, timeout, retries, required, pricing, tier, region, self_hosted, tags, attributes
+        case guardrails
     }
 
     /// Names policies already use for the model; `attributes` may not reuse them.
@@ -404,6 +410,7 @@ public struct ModelConfiguration: Sendable, Decodable {
         retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? 2
         required = try c.decodeIfPresent(Bool.self, forKey: .required) ?? true
         pricing = try c.decodeIfPresent(PricingConfiguration.self, forKey: .pricing)?.pricing
+        guardrails = try c.decodeIfPresent(GuardrailsConfiguration.self, forKey: .guardrails) ?? GuardrailsConfiguration()
         tier = try c.decodeIfPresent(String.self, forKey: .tier)
         region = try c.decodeIfPresent(String.self, forKey: .region)
         selfHosted = try c.decodeIfPresent(Bool.self, forKey: .self_hosted) ?? false

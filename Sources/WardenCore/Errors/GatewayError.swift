@@ -15,7 +15,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case modelNotFound, notFound, methodNotAllowed, requestTimeout, requestTooLarge
         case upstreamClientError, upstreamRateLimited, upstreamError, noHealthyDeployment, upstreamTimeout
         case unsupported, internalError, shuttingDown, budgetExceeded, rateLimitExceeded, adminUnauthorized, conflict
-        case modelNotPriced
+        case modelNotPriced, guardrailBlocked
     }
 
     let code: Code
@@ -65,7 +65,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .malformedHTTP, .invalidJSON, .invalidValue, .missingField, .invalidAPIKey, .modelNotAllowed, .policyDenied,
             .modelNotFound, .notFound, .methodNotAllowed, .requestTimeout, .requestTooLarge, .unsupported,
-            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced:
+            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced, .guardrailBlocked:
             true
         default: false
         }
@@ -133,6 +133,14 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             .modelNotPriced, status: 403, type: "permission_error", codeName: "model_not_priced",
             message: "The model '\(model)' has no price (one of its deployments or fallbacks is unknown to Warden's price table and has no `pricing:`), so this key's budget cannot be enforced; ask the operator to set its pricing.",
             param: "model")
+    }
+
+    /// An input guardrail with `action: block` found something; the message names the detector and the
+    /// type, never the text.
+    public static func guardrailBlocked(detector: String, type: String) -> GatewayError {
+        GatewayError(
+            .guardrailBlocked, status: 400, type: "invalid_request_error", codeName: "guardrail_blocked",
+            message: "The request was blocked by a guardrail: the \(detector) detector found \(type).")
     }
 
     public static func policyDenied(_ message: String) -> GatewayError {

@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import HTTPTypes
 import Hummingbird
@@ -50,7 +51,7 @@ extension Gateway {
     }
 
     private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) async -> Response {
-        let body: ByteBuffer
+        var body: ByteBuffer
         if case .upstream(let result) = completed.body, result.wire == exchange.api {
             body = result.rawBody
         } else if var response = completed.response() {
@@ -62,6 +63,8 @@ extension Gateway {
         } else {
             return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
         }
+        let restore = exchange.trace.snapshot.restore
+        if !restore.isEmpty { body = Self.restore(body, restore) }
         noteResponse(body, exchange)
         var response = HTTPResponses.json(body, requestID: exchange.requestID)
         let snapshot = exchange.trace.snapshot
@@ -181,5 +184,20 @@ extension Gateway {
     /// `fail` for any error a chat handler can meet.
     private func fail(_ exchange: Exchange, _ error: any Error) async -> Response {
         await fail(exchange, gatewayError(from: error))
+    }
+}
+
+extension Gateway {
+    /// Puts redacted values back into a JSON answer: each placeholder (plain ASCII, so it can only occur
+    /// inside JSON strings) is replaced by its value, escaped for a JSON string.
+    static func restore(_ body: ByteBuffer, _ map: [String: String]) -> ByteBuffer {
+        var text = String(buffer: body)
+        for (placeholder, value) in map where text.contains(placeholder) {
+            var escaped = JSONValue.string(value).jsonString
+            escaped.removeFirst()
+            escaped.removeLast()
+            text = text.replacingOccurrences(of: placeholder, with: escaped)
+        }
+        return ByteBuffer(string: text)
     }
 }

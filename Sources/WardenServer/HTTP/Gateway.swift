@@ -121,6 +121,12 @@ public final class Gateway: Sendable {
         if let cost { fields["cost_usd"] = .string(cost.usdString) }
         if let digest = snapshot.promptDigest { fields["prompt_sha256"] = .string(Self.hex(digest)) }
         if let digest = snapshot.responseDigest { fields["response_sha256"] = .string(Self.hex(digest)) }
+        if !snapshot.guardrails.isEmpty {
+            fields["guardrails"] = .array(
+                snapshot.guardrails.map {
+                    ["detector": .string($0.detector), "type": .string($0.type), "action": .string($0.action), "count": .int($0.count)]
+                })
+        }
         if let policy = snapshot.policy {
             var o: JSONObject = [
                 "decision": .string(policy.decision.allowed ? "allow" : "deny"),
@@ -191,6 +197,14 @@ public final class Gateway: Sendable {
     func decorate(_ response: inout Response, _ exchange: Exchange, cost: NanoDollars?) {
         response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
         if let cost { response.headers[.wardenCost] = cost.usdString }
+        let verdicts = exchange.trace.snapshot.guardrails
+        if !verdicts.isEmpty {
+            // detector=action per detector (the strongest action), e.g. `pii=redact;secrets=flag`.
+            var byDetector: [String: String] = [:]
+            let rank = ["flag": 0, "redact": 1, "block": 2]
+            for v in verdicts where (rank[v.action] ?? 0) >= (rank[byDetector[v.detector] ?? ""] ?? -1) { byDetector[v.detector] = v.action }
+            response.headers[.wardenGuardrails] = byDetector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+        }
         if let status = exchange.trace.snapshot.rateLimit?.status {
             for (name, value) in status.headers {
                 if let field = HTTPField.Name(name) { response.headers[field] = value }

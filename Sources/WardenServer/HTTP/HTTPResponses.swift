@@ -11,6 +11,7 @@ extension HTTPField.Name {
     static let wardenModel = HTTPField.Name("x-warden-model")!
     static let wardenAttempts = HTTPField.Name("x-warden-attempts")!
     static let xForwardedFor = HTTPField.Name("x-forwarded-for")!
+    static let wardenGuardrails = HTTPField.Name("x-warden-guardrails")!
     static let anthropicVersion = HTTPField.Name("anthropic-version")!
     static let anthropicBeta = HTTPField.Name("anthropic-beta")!
     static let apiKey = HTTPField.Name("x-api-key")!

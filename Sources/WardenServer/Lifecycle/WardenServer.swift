@@ -170,7 +170,7 @@ public enum WardenServer {
             let gateway = Gateway(
                 holder: holder, health: health,
                 pipeline: ChatPipeline(stages: [
-                    ModelAccessStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
+                    ModelAccessStage(), GuardrailStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
                     BudgetStage(governance: governance), UpstreamStage(health: health),
                 ]),
                 connections: connections, governance: governance, policies: policyCheck, accessLog: sink, logger: logger)

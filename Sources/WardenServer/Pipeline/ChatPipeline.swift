@@ -114,7 +114,8 @@ struct PolicyStage: ChatStage {
         try check.check(
             PolicyCheck.Input(
                 action: "chat", model: request.model, estimatedTokens: TokenEstimator.tokens(in: request.allText),
-                maxTokens: request.maxTokens, stream: request.stream, clientIP: context.clientIP),
+                maxTokens: request.maxTokens, stream: request.stream, clientIP: context.clientIP,
+                piiTypes: context.trace.snapshot.piiTypes),
             principal: context.principal, runtime: context.runtime, trace: context.trace, logger: context.logger)
         return try await next(request, context: context)
     }

@@ -33,6 +33,11 @@ public final class RequestTrace: Sendable {
         /// The policies' decision, and models the route must skip because the policies deny them.
         public var policy: PolicyTrace?
         public var deniedModels: Set<String> = []
+        /// Guardrail verdicts; the PII types found when a PII detector ran (nil when none ran); the
+        /// placeholder → value map for restoring redacted values in the answer.
+        public var guardrails: [GuardrailVerdict] = []
+        public var piiTypes: Set<String>?
+        public var restore: [String: String] = [:]
     }
 
     private let state = Mutex(Snapshot())

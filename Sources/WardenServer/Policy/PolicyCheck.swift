@@ -94,6 +94,8 @@ struct PolicyCheck {
         var maxTokens: Int?
         var stream: Bool
         var clientIP: String?
+        /// PII the guardrails found (nil when no PII detector ran).
+        var piiTypes: Set<String>? = nil
     }
 
     /// The request's entities, from what the identity snapshot and the runtime built ahead.
@@ -130,9 +132,13 @@ struct PolicyCheck {
             reachable.append(name)
         }
         let store = entities(principal: principal, models: reachable, runtime: runtime)
-        let context = PolicyEntities.context(
+        var context = PolicyEntities.context(
             estimatedTokens: input.estimatedTokens, maxTokens: input.maxTokens, stream: input.stream, clientIP: input.clientIP,
             now: WallClock.unixMilliseconds())
+        if let pii = input.piiTypes {
+            context["pii"] = .bool(!pii.isEmpty)
+            context["pii_types"] = .set(Set(pii.map { .string($0) }))
+        }
         func decide(_ model: String) -> PolicyDecision? {
             engine.authorize(
                 CedarRequest(

@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import WardenCore
+
+@testable import WardenServer
+
+/// Input guardrails in the request path, against the real mock upstream (which echoes what it received).
+@Suite("Guardrails in the request path", .serialized)
+struct GuardrailTests {
+    static let models = """
+        models:
+          us: {deployments: [{provider: local, model: gpt-4o-mini}], region: us}
+          eu: {deployments: [{provider: local, model: gpt-4o-mini}], region: eu}
+          claude: {deployments: [{provider: claude, model: claude-haiku}]}
+        """
+    static let card = "4539 1488 0343 6467"
+
+    func lastUpstreamBody(_ h: Harness) async throws -> String {
+        let journal = try await JSONParser.parse(h.client.get(url: h.mockURL + "/mock/journal").get().body!)
+        return try #require(journal["recent"]?.arrayValue?.last?["body"]).jsonString
+    }
+
+    @Test("redact: the upstream sees typed placeholders; with restore the caller gets the values back")
+    func redact() async throws {
+        let extra = """
+            guardrails:
+              input:
+                - {detector: pii, action: redact, types: [CREDIT_CARD, EMAIL_ADDRESS], restore: true}
+            """
+        try await Harness.with(models: Self.models, extra: extra) { h in
+            let text = "Refund card \(Self.card) and mail jane.doe@example.com, also jane.doe@example.com"
+            let reply = try await h.send("/v1/chat/completions", json: h.chat("us", text))
+            #expect(reply.status == 200)
+            let upstream = try await lastUpstreamBody(h)
+            #expect(!upstream.contains(Self.card) && !upstream.contains("jane.doe@example.com"))
+            #expect(upstream.contains("[CREDIT_CARD_1]") && upstream.contains("[EMAIL_ADDRESS_1]") && !upstream.contains("[EMAIL_ADDRESS_2]"))
+            // The mock echoes the prompt: the answer comes back with the values restored.
+            let answer = reply.json?["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue ?? ""
+            #expect(answer.contains(Self.card) && answer.contains("jane.doe@example.com"))
+            #expect(reply.headers.first(name: "x-warden-guardrails") == "pii=redact")
+            // The Anthropic API, translated or not, is redacted the same way.
+            let anthropic = try await h.send(
+                "/v1/messages",
+                json: ["model": "claude", "max_tokens": 200, "system": "ctx jane.doe@example.com", "messages": [["role": "user", "content": .string(text)]]],
+                headers: [("anthropic-version", "2023-06-01")])
+            #expect(anthropic.status == 200)
+            let upstream2 = try await lastUpstreamBody(h)
+            #expect(!upstream2.contains(Self.card) && !upstream2.contains("jane.doe@example.com"))
+        }
+    }
+
+    @Test("block: 400 guardrail_blocked naming the detector and type, never the value; flag only annotates")
+    func block() async throws {
+        let extra = """
+            guardrails:
+              input:
+                - {detector: secrets, action: block}
+                - {detector: pii, action: flag}
+            """
+        try await Harness.with(models: Self.models, extra: extra) { h in
+            let secret = "sk-ant-api03-" + String(repeating: "a1B2c3D4", count: 6)
+            let blocked = try await h.send("/v1/chat/completions", json: h.chat("us", "use key \(secret) please"))
+            #expect(blocked.status == 400)
+            #expect(blocked.json?["error"]?["code"] == "guardrail_blocked")
+            #expect(blocked.json?["error"]?["message"]?.stringValue?.contains("ANTHROPIC_API_KEY") == true)
+            #expect(!blocked.text.contains(secret))
+            #expect(blocked.headers.first(name: "x-should-retry") == "false")
+            let flagged = try await h.send("/v1/chat/completions", json: h.chat("us", "card \(Self.card)"))
+            #expect(flagged.status == 200)
+            #expect(flagged.headers.first(name: "x-warden-guardrails") == "pii=flag")
+            #expect(try await lastUpstreamBody(h).contains(Self.card), "flag does not change the request")
+        }
+    }
+
+    @Test("PII found by the guardrails reaches the policies: PII only to EU models")
+    func piiPolicy() async throws {
+        let extra = """
+            guardrails:
+              input:
+                - {detector: pii, action: flag}
+            policies: ./policies
+            """
+        let files = [
+            "policies/p.cedar": """
+                permit (principal, action, resource);
+                @id("pii-eu-only")
+                forbid (principal, action, resource) when { context has pii && context.pii } unless { resource has region && resource.region == "eu" };
+                """
+        ]
+        try await Harness.with(models: Self.models, extra: extra, files: files) { h in
+            let denied = try await h.send("/v1/chat/completions", json: h.chat("us", "card \(Self.card)"))
+            #expect(denied.status == 403)
+            #expect(denied.json?["error"]?["message"]?.stringValue?.contains("pii-eu-only") == true)
+            #expect(try await h.send("/v1/chat/completions", json: h.chat("eu", "card \(Self.card)")).status == 200)
+            #expect(try await h.send("/v1/chat/completions", json: h.chat("us", "no personal data here")).status == 200)
+        }
+    }
+
+    @Test("unimplemented detectors are a configuration error, not silently ignored")
+    func config() throws {
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "guardrails: {input: [{detector: injection, action: block}]}", baseDirectory: ".")
+        }
+    }
+}
