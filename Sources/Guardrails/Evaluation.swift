@@ -96,3 +96,54 @@ public enum GuardEvaluation {
         return report
     }
 }
+
+extension GuardEvaluation {
+    /// Classification rows (`text`, `label` 1/0, `attack_type`, `source`, `hard_negative`): a row is
+    /// predicted positive when the detector finds anything. Counts overall, per attack type and per
+    /// source, and the false-positive rate on hard negatives.
+    public struct ClassificationReport: Sendable {
+        public var overall = Counts()
+        public var byAttackType: [String: Counts] = [:]
+        public var bySource: [String: Counts] = [:]
+        public var hardNegatives = 0
+        public var hardNegativesFlagged = 0
+        public var latencies: [Double] = []
+
+        public var hardNegativeFPR: Double { hardNegatives == 0 ? 0 : Double(hardNegativesFlagged) / Double(hardNegatives) }
+
+        public func percentile(_ q: Double) -> Double {
+            guard !latencies.isEmpty else { return 0 }
+            let sorted = latencies.sorted()
+            return sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]
+        }
+    }
+
+    public static func classification(rows: [JSONValue], detect: (String) -> Bool, misses: ((String, String) -> Void)? = nil)
+        -> ClassificationReport
+    {
+        var report = ClassificationReport()
+        for row in rows {
+            guard let text = row["text"]?.stringValue, let label = row["label"]?.intValue else { continue }
+            let start = ContinuousClock.now
+            let predicted = detect(text)
+            report.latencies.append((ContinuousClock.now - start).seconds * 1000)
+            func count(_ c: inout Counts) {
+                if label == 1 {
+                    c.support += 1
+                    if predicted { c.truePositives += 1 } else { c.falseNegatives += 1 }
+                } else if predicted {
+                    c.falsePositives += 1
+                }
+            }
+            count(&report.overall)
+            count(&report.byAttackType[row["attack_type"]?.stringValue ?? "-", default: Counts()])
+            count(&report.bySource[row["source"]?.stringValue ?? "-", default: Counts()])
+            if label == 0, row["hard_negative"]?.boolValue == true {
+                report.hardNegatives += 1
+                if predicted { report.hardNegativesFlagged += 1 }
+            }
+            if predicted != (label == 1) { misses?(label == 1 ? "missed" : "false positive", text) }
+        }
+        return report
+    }
+}

@@ -77,13 +77,19 @@ public enum SecretsDetector {
 
     static let secretNames = ["key", "token", "secret", "password", "passwd", "pwd", "credential", "auth", "bearer"]
 
-    /// `api_key = "…"`, `token: …`, `Authorization: Bearer …`.
+    /// `api_key = "…"`, `"token": "…"`, `password: …`, `Authorization: Bearer …`: the name right before
+    /// the value (quotes, spaces, `=` and `:` skipped) ends with a secret-like word.
     static func assignedToSecretName(_ s: [Unicode.Scalar], before i: Int) -> Bool {
-        let from = max(0, i - 32)
-        let context = String(String.UnicodeScalarView(s[from..<i])).lowercased()
-        guard let sep = context.lastIndex(where: { $0 == "=" || $0 == ":" || $0 == " " }) else { return false }
-        let name = context[..<sep]
-        return secretNames.contains { name.hasSuffix($0) || name.hasSuffix($0 + "\"") || name.hasSuffix($0 + "'") || name.hasSuffix("bearer") }
+        var j = i
+        var skipped = 0
+        while j > 0, " \"'=:".unicodeScalars.contains(s[j - 1]), skipped < 6 {
+            j -= 1
+            skipped += 1
+        }
+        guard skipped > 0 else { return false }
+        let from = max(0, j - 24)
+        let name = String(String.UnicodeScalarView(s[from..<j])).lowercased()
+        return secretNames.contains { name.hasSuffix($0) }
     }
 
     /// Shannon entropy in bits per character.

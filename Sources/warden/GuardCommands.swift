@@ -16,15 +16,21 @@ struct GuardCommand: AsyncParsableCommand {
                 reported too). With --json the last line is one JSON object with precision, recall, f1, f2, p50_ms, \
                 p99_ms and per_type.
                 """)
-        @Option(help: "pii") var detector: String
+        @Option(help: "pii (span rows) or secrets (classification rows).") var detector: String
         @Option(help: "The JSONL file.") var data: String
         @Flag(help: "End with one JSON object.") var json = false
         @Flag(name: .customLong("show-misses"), help: "Print every missed span and false positive (with context).") var showMisses = false
 
         func run() async throws {
-            guard detector == "pii" else { throw ValidationError("--detector: only pii is implemented so far") }
+            guard detector == "pii" || detector == "secrets" else {
+                throw ValidationError("--detector: pii or secrets (injection and harmful are not implemented yet)")
+            }
             guard let bytes = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read \(data)") }
             let rows = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+            if detector == "secrets" {
+                secrets(rows)
+                return
+            }
             let report = GuardEvaluation.pii(
                 rows: rows, detect: { PIIDetector.scan($0) }, detectedTypes: Set(PIIDetector.types),
                 misses: showMisses ? { kind, type, context in print("\(kind) \(type): \(context)") } : nil)
@@ -51,6 +57,37 @@ struct GuardCommand: AsyncParsableCommand {
                 ]
                 print(JSONValue.object(object).jsonString)
             }
+        }
+    }
+}
+
+extension GuardCommand.Eval {
+    func secrets(_ rows: [JSONValue]) {
+        let report = GuardEvaluation.classification(
+            rows: rows, detect: { !SecretsDetector.scan($0).isEmpty },
+            misses: showMisses ? { kind, text in print("\(kind): \(text.prefix(120))") } : nil)
+        func f(_ v: Double) -> String { String(format: "%.3f", v) }
+        print("attack_type          support  found  false+  precision  recall     f1")
+        for (type, c) in report.byAttackType.sorted(by: { $0.key < $1.key }) {
+            print(
+                type.padding(toLength: 20, withPad: " ", startingAt: 0) + " "
+                    + [String(c.support), String(c.truePositives), String(c.falsePositives), f(c.precision), f(c.recall), f(c.f1)]
+                    .map { $0.leftPad(to: 7) }.joined(separator: "  "))
+        }
+        let o = report.overall
+        print("overall: precision \(f(o.precision)) recall \(f(o.recall)) f1 \(f(o.f1)) f2 \(f(o.f2)); hard negatives flagged \(report.hardNegativesFlagged) of \(report.hardNegatives) (\(f(report.hardNegativeFPR)))")
+        print("latency per item: p50 \(String(format: "%.4f", report.percentile(0.5))) ms, p99 \(String(format: "%.4f", report.percentile(0.99))) ms over \(report.latencies.count) items")
+        if json {
+            var byType = JSONObject()
+            for (type, c) in report.byAttackType.sorted(by: { $0.key < $1.key }) {
+                byType[type] = ["precision": .double(c.precision), "recall": .double(c.recall), "f1": .double(c.f1), "support": .int(c.support)]
+            }
+            let object: JSONObject = [
+                "detector": "secrets", "precision": .double(o.precision), "recall": .double(o.recall), "f1": .double(o.f1), "f2": .double(o.f2),
+                "hard_negative_fpr": .double(report.hardNegativeFPR), "p50_ms": .double(report.percentile(0.5)),
+                "p99_ms": .double(report.percentile(0.99)), "items": .int(report.latencies.count), "per_attack_type": .object(byType),
+            ]
+            print(JSONValue.object(object).jsonString)
         }
     }
 }
