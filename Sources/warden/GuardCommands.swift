@@ -22,13 +22,18 @@ struct GuardCommand: AsyncParsableCommand {
         @Flag(name: .customLong("show-misses"), help: "Print every missed span and false positive (with context).") var showMisses = false
 
         func run() async throws {
-            guard detector == "pii" || detector == "secrets" else {
-                throw ValidationError("--detector: pii or secrets (injection and harmful are not implemented yet)")
+            guard ["pii", "secrets", "injection", "harmful"].contains(detector) else {
+                throw ValidationError("--detector: pii, secrets, injection or harmful")
             }
             guard let bytes = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read \(data)") }
             let rows = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
             if detector == "secrets" {
-                secrets(rows)
+                classification(rows) { !SecretsDetector.scan($0).isEmpty }
+                return
+            }
+            if detector == "injection" || detector == "harmful" {
+                let model = try TextClassifier.bundled(detector)
+                classification(rows) { model.isPositive($0) }
                 return
             }
             let report = GuardEvaluation.pii(
@@ -62,9 +67,9 @@ struct GuardCommand: AsyncParsableCommand {
 }
 
 extension GuardCommand.Eval {
-    func secrets(_ rows: [JSONValue]) {
+    func classification(_ rows: [JSONValue], detect: (String) -> Bool) {
         let report = GuardEvaluation.classification(
-            rows: rows, detect: { !SecretsDetector.scan($0).isEmpty },
+            rows: rows, detect: detect,
             misses: showMisses ? { kind, text in print("\(kind): \(text.prefix(120))") } : nil)
         func f(_ v: Double) -> String { String(format: "%.3f", v) }
         print("attack_type          support  found  false+  precision  recall     f1")
@@ -75,6 +80,10 @@ extension GuardCommand.Eval {
                     .map { $0.leftPad(to: 7) }.joined(separator: "  "))
         }
         let o = report.overall
+        print("by source:")
+        for (source, c) in report.bySource.sorted(by: { $0.key < $1.key }) {
+            print("  \(source.padding(toLength: 28, withPad: " ", startingAt: 0)) positives \(c.support) found \(c.truePositives) false+ \(c.falsePositives)")
+        }
         print("overall: precision \(f(o.precision)) recall \(f(o.recall)) f1 \(f(o.f1)) f2 \(f(o.f2)); hard negatives flagged \(report.hardNegativesFlagged) of \(report.hardNegatives) (\(f(report.hardNegativeFPR)))")
         print("latency per item: p50 \(String(format: "%.4f", report.percentile(0.5))) ms, p99 \(String(format: "%.4f", report.percentile(0.99))) ms over \(report.latencies.count) items")
         if json {
@@ -83,7 +92,7 @@ extension GuardCommand.Eval {
                 byType[type] = ["precision": .double(c.precision), "recall": .double(c.recall), "f1": .double(c.f1), "support": .int(c.support)]
             }
             let object: JSONObject = [
-                "detector": "secrets", "precision": .double(o.precision), "recall": .double(o.recall), "f1": .double(o.f1), "f2": .double(o.f2),
+                "detector": .string(detector), "precision": .double(o.precision), "recall": .double(o.recall), "f1": .double(o.f1), "f2": .double(o.f2),
                 "hard_negative_fpr": .double(report.hardNegativeFPR), "p50_ms": .double(report.percentile(0.5)),
                 "p99_ms": .double(report.percentile(0.99)), "items": .int(report.latencies.count), "per_attack_type": .object(byType),
             ]

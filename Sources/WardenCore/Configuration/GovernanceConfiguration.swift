@@ -211,7 +211,7 @@ public struct VaultConfiguration: Sendable, Decodable {
 /// `guardrails:` (globally, and per model: `models.NAME.guardrails`, which adds to the global rules).
 public struct GuardrailsConfiguration: Sendable, Decodable {
     public struct Rule: Sendable, Decodable {
-        public enum Detector: String, Sendable, CaseIterable { case pii, secrets }
+        public enum Detector: String, Sendable, CaseIterable { case pii, secrets, injection, harmful }
         public enum Action: String, Sendable, CaseIterable { case block, redact, flag }
 
         public var detector: Detector
@@ -220,15 +220,18 @@ public struct GuardrailsConfiguration: Sendable, Decodable {
         public var types: [String]?
         /// With `redact`: map placeholders in the model's answer back to the values (the upstream never sees them).
         public var restore: Bool
+        /// Classifiers (`injection`, `harmful`): the probability at or above which a text is flagged
+        /// (default: the trained model's, 0.5).
+        public var threshold: Double?
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case detector, action, types, restore }
+        enum CodingKeys: String, CodingKey, CaseIterable { case detector, action, types, restore, threshold }
 
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = try c.decode(String.self, forKey: .detector)
             guard let detector = Detector(rawValue: d) else {
-                let later = ["injection", "harmful", "llama_guard"].contains(d) ? " (`\(d)` is not implemented yet)" : ""
+                let later = d == "llama_guard" ? " (`llama_guard` is not implemented yet)" : ""
                 throw ConfigurationError(
                     key: (c.codingPath + [CodingKeys.detector]).configKey,
                     "expected one of \(Detector.allCases.map(\.rawValue).joined(separator: ", "))\(later)")
@@ -242,6 +245,13 @@ public struct GuardrailsConfiguration: Sendable, Decodable {
             self.action = action
             types = try c.decodeIfPresent([String].self, forKey: .types)
             restore = try c.decodeIfPresent(Bool.self, forKey: .restore) ?? false
+            threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
+            if let threshold, !(0...1).contains(threshold) {
+                throw ConfigurationError(key: (c.codingPath + [CodingKeys.threshold]).configKey, "must be between 0 and 1")
+            }
+            if (detector == .injection || detector == .harmful), action == .redact {
+                throw ConfigurationError(key: (c.codingPath + [CodingKeys.action]).configKey, "a classifier cannot redact: use block or flag")
+            }
             if restore, action != .redact {
                 throw ConfigurationError(key: (c.codingPath + [CodingKeys.restore]).configKey, "only applies to action: redact")
             }

@@ -38,6 +38,17 @@ final class Redactor: @unchecked Sendable {
     }
 }
 
+/// The bundled classifiers, loaded once.
+final class Classifiers: Sendable {
+    static let shared = Classifiers()
+    let injection = try? TextClassifier.bundled("injection")
+    let harmful = try? TextClassifier.bundled("harmful")
+
+    func model(_ d: GuardrailsConfiguration.Rule.Detector) -> TextClassifier? {
+        d == .injection ? injection : d == .harmful ? harmful : nil
+    }
+}
+
 /// Input guardrails (`guardrails.input`, plus the model's own): PII and secrets detectors with `block`,
 /// `redact` or `flag`. Runs before authorization, so the verdicts reach the policy context (`pii`,
 /// `pii_types`). Redaction rewrites what is sent upstream; with `restore` the answer gets the values back.
@@ -46,7 +57,27 @@ struct GuardrailStage: ChatStage {
         let rules = context.runtime.config.guardrails.input + (context.runtime.models[request.model]?.config.guardrails.input ?? [])
         guard !rules.isEmpty else { return try await next(request, context: context) }
         let texts = request.allText
+        // Classifiers read what users and tools wrote (untrusted input), not the operator's system prompt.
+        var untrusted: [String] = []
+        for message in request.messages where message.role == .user || message.role == .tool {
+            for block in message.content {
+                switch block {
+                case .text(let t, _): untrusted.append(t)
+                case .toolResult(let r): for case .text(let t, _) in r.content { untrusted.append(t) }
+                default: break
+                }
+            }
+        }
         func findings(_ rule: GuardrailsConfiguration.Rule, _ text: String) -> [Finding] {
+            switch rule.detector {
+            case .injection, .harmful:
+                guard let model = Classifiers.shared.model(rule.detector) else { return [] }
+                let p = model.probability(text)
+                let type = rule.detector == .injection ? "PROMPT_INJECTION" : "HARMFUL_REQUEST"
+                return p >= (rule.threshold ?? model.threshold) ? [Finding(type: type, start: 0, end: 0, score: p)] : []
+            default:
+                break
+            }
             let found = rule.detector == .pii ? PIIDetector.scan(text, types: rule.types.map(Set.init)) : SecretsDetector.scan(text)
             guard let types = rule.types, rule.detector == .secrets else { return found }
             return found.filter { types.contains($0.type) }
@@ -57,7 +88,8 @@ struct GuardrailStage: ChatStage {
         for rule in rules {
             if rule.detector == .pii { ranPII = true }
             var counts: [String: Int] = [:]
-            for text in texts { for f in findings(rule, text) { counts[f.type, default: 0] += 1 } }
+            let scanned = rule.detector == .injection || rule.detector == .harmful ? untrusted : texts
+            for text in scanned { for f in findings(rule, text) { counts[f.type, default: 0] += 1 } }
             if rule.detector == .pii { piiTypes.formUnion(counts.keys) }
             for (type, count) in counts.sorted(by: { $0.key < $1.key }) {
                 verdicts.append(GuardrailVerdict(detector: rule.detector.rawValue, type: type, action: rule.action.rawValue, count: count))

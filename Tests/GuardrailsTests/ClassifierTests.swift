@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+import WardenCore
+
+@testable import Guardrails
+
+@Suite("Classifiers")
+struct ClassifierTests {
+    /// Probabilities the training script computes for the same texts (tests/guardrails/classifier-parity.jsonl,
+    /// written by the script's feature code): the Swift features must be the same, or the weights mean nothing.
+    @Test("Swift and the training script agree on every probability")
+    func parity() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tests/guardrails/classifier-parity.jsonl").path
+        let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        let models = ["injection": try TextClassifier.bundled("injection"), "harmful": try TextClassifier.bundled("harmful")]
+        for row in rows {
+            let model = try #require(models[row["model"]?.stringValue ?? ""])
+            let text = row["text"]?.stringValue ?? ""
+            let expected = try #require(row["probability"]?.doubleValue)
+            #expect(abs(model.probability(text) - expected) < 1e-4, "\(row["model"]!) \(text)")
+        }
+    }
+
+    @Test("normalisation defeats cheap evasion: zero-width characters, full-width letters, leetspeak, spacing")
+    func normalisation() {
+        #expect(TextClassifier.normalise("ig\u{200B}nore  ALL\tprevious") == "ignore all previous")
+        #expect(TextClassifier.normalise("Ｉｇｎｏｒｅ") == "ignore")
+        #expect(TextClassifier.deleet("1gn0r3 4ll") == "ignore all")
+    }
+}
