@@ -112,6 +112,34 @@ struct GuardrailTests {
         }
     }
 
+    @Test("output: a secret in the answer is withheld (content_filter / refusal); PII in the answer is redacted")
+    func output() async throws {
+        let extra = """
+            guardrails:
+              output:
+                - {detector: secrets, action: block}
+                - {detector: pii, action: redact, types: [EMAIL_ADDRESS]}
+            """
+        try await Harness.with(models: Self.models, extra: extra) { h in
+            let secret = "ghp_" + String(repeating: "Zx9", count: 12)
+            // The mock echoes the prompt, so the answer carries the secret.
+            let withheld = try await h.send("/v1/chat/completions", json: h.chat("us", "repeat \(secret)"))
+            #expect(withheld.status == 200)
+            let choice = withheld.json?["choices"]?.arrayValue?.first
+            #expect(choice?["finish_reason"] == "content_filter")
+            #expect(!withheld.text.contains(secret))
+            #expect(withheld.headers.first(name: "x-warden-guardrails") == "secrets=block")
+            let anthropic = try await h.send(
+                "/v1/messages", json: ["model": "claude", "max_tokens": 200, "messages": [["role": "user", "content": .string("repeat \(secret)")]]],
+                headers: [("anthropic-version", "2023-06-01")])
+            #expect(anthropic.json?["stop_reason"] == "refusal")
+            #expect(!anthropic.text.contains(secret))
+            let redacted = try await h.send("/v1/chat/completions", json: h.chat("us", "write to ana@example.com"))
+            #expect(redacted.text.contains("[EMAIL_ADDRESS_1]") && !redacted.text.contains("ana@example.com"))
+            #expect(redacted.json?["choices"]?.arrayValue?.first?["finish_reason"] != "content_filter")
+        }
+    }
+
     @Test("unimplemented detectors are a configuration error, not silently ignored")
     func config() throws {
         #expect(throws: ConfigurationError.self) {

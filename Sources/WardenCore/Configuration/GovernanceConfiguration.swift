@@ -272,8 +272,11 @@ public struct GuardrailsConfiguration: Sendable, Decodable {
         budgetMs = try c.decodeIfPresent(Int.self, forKey: .budget_ms) ?? 25
         input = try c.decodeIfPresent([Rule].self, forKey: .input) ?? []
         output = try c.decodeIfPresent([Rule].self, forKey: .output) ?? []
-        if !output.isEmpty {
-            throw ConfigurationError(key: (c.codingPath + [CodingKeys.output]).configKey, "output guardrails are not implemented yet")
+        for (i, rule) in output.enumerated() where rule.detector != .pii && rule.detector != .secrets {
+            throw ConfigurationError(key: (c.codingPath + [CodingKeys.output]).configKey + "[\(i)].detector", "output rules take pii or secrets")
+        }
+        for (i, rule) in output.enumerated() where rule.restore {
+            throw ConfigurationError(key: (c.codingPath + [CodingKeys.output]).configKey + "[\(i)].restore", "only applies to input rules")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Guardrails
 import Crypto
 import HTTPTypes
 import Hummingbird
@@ -63,6 +64,8 @@ extension Gateway {
         } else {
             return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
         }
+        let outputRules = exchange.runtime.config.guardrails.output + (exchange.runtime.models[chat.model]?.config.guardrails.output ?? [])
+        if !outputRules.isEmpty { body = Self.guardOutput(body, api: exchange.api, rules: outputRules, trace: exchange.trace) }
         let restore = exchange.trace.snapshot.restore
         if !restore.isEmpty { body = Self.restore(body, restore) }
         noteResponse(body, exchange)
@@ -199,5 +202,81 @@ extension Gateway {
             text = text.replacingOccurrences(of: placeholder, with: escaped)
         }
         return ByteBuffer(string: text)
+    }
+}
+
+extension Gateway {
+    /// Output guardrails on a complete answer: each rule's detector reads the answer's text; `block`
+    /// withholds it (OpenAI `finish_reason: "content_filter"`, Anthropic `stop_reason: "refusal"`, a short
+    /// notice in place of the text), `redact` replaces the spans with typed placeholders, `flag` records.
+    static func guardOutput(_ body: ByteBuffer, api: ClientAPI, rules: [GuardrailsConfiguration.Rule], trace: RequestTrace) -> ByteBuffer {
+        guard case .object(var root) = (try? JSONParser.parse(body)) else { return body }
+        func scan(_ rule: GuardrailsConfiguration.Rule, _ text: String) -> [Finding] {
+            let found = rule.detector == .pii ? PIIDetector.scan(text, types: rule.types.map(Set.init)) : SecretsDetector.scan(text)
+            guard let types = rule.types, rule.detector == .secrets else { return found }
+            return found.filter { types.contains($0.type) }
+        }
+        // Every text of the answer, by where it sits.
+        var texts: [String] = []
+        if api == .openAI {
+            for choice in root["choices"]?.arrayValue ?? [] { if let t = choice["message"]?["content"]?.stringValue { texts.append(t) } }
+        } else {
+            for block in root["content"]?.arrayValue ?? [] where block["type"]?.stringValue == "text" {
+                if let t = block["text"]?.stringValue { texts.append(t) }
+            }
+        }
+        var verdicts: [GuardrailVerdict] = []
+        var blocked: GuardrailVerdict?
+        for rule in rules {
+            var counts: [String: Int] = [:]
+            for t in texts { for f in scan(rule, t) { counts[f.type, default: 0] += 1 } }
+            for (type, count) in counts.sorted(by: { $0.key < $1.key }) {
+                let v = GuardrailVerdict(detector: rule.detector.rawValue, type: type, action: rule.action.rawValue, count: count)
+                verdicts.append(v)
+                if rule.action == .block, blocked == nil { blocked = v }
+            }
+        }
+        guard !verdicts.isEmpty else { return body }
+        trace.update { $0.guardrails += verdicts }
+        let redactRules = rules.filter { $0.action == .redact }
+        let redactor = Redactor()
+        func rewrite(_ text: String) -> String {
+            if let blocked { return "[Warden withheld this answer: the \(blocked.detector) detector found \(blocked.type).]" }
+            var all: [Finding] = []
+            for rule in redactRules { all += scan(rule, text) }
+            all.sort { ($0.start, -$0.end) < ($1.start, -$1.end) }
+            var kept: [Finding] = []
+            for f in all where !kept.contains(where: { $0.start < f.end && f.start < $0.end }) { kept.append(f) }
+            return redactor.redact(text, kept)
+        }
+        guard blocked != nil || verdicts.contains(where: { $0.action == "redact" }) else { return body }
+        if api == .openAI {
+            root["choices"] = .array(
+                (root["choices"]?.arrayValue ?? []).map { choice in
+                    guard case .object(var c) = choice, case .object(var message)? = c["message"], let t = message["content"]?.stringValue else {
+                        return choice
+                    }
+                    message["content"] = .string(rewrite(t))
+                    if blocked != nil {
+                        message["tool_calls"] = nil
+                        c["finish_reason"] = "content_filter"
+                    }
+                    c["message"] = .object(message)
+                    return .object(c)
+                })
+        } else {
+            if blocked != nil {
+                root["content"] = [["type": "text", "text": .string(rewrite(""))]]
+                root["stop_reason"] = "refusal"
+            } else {
+                root["content"] = .array(
+                    (root["content"]?.arrayValue ?? []).map { block in
+                        guard case .object(var b) = block, b["type"]?.stringValue == "text", let t = b["text"]?.stringValue else { return block }
+                        b["text"] = .string(rewrite(t))
+                        return .object(b)
+                    })
+            }
+        }
+        return JSONValue.object(root).jsonBuffer
     }
 }

@@ -166,6 +166,9 @@ public enum WardenServer {
                         "warden.policies.mode": "\(config.policiesMode.rawValue)",
                     ])
             }
+            if !config.guardrails.output.isEmpty || config.models.contains(where: { !$0.config.guardrails.output.isEmpty }) {
+                logger.warning("output guardrails inspect complete (non-streamed) answers only; streamed answers are not inspected yet")
+            }
             let policyCheck = PolicyCheck(engine: policyEngine, identity: governance.identity)
             let gateway = Gateway(
                 holder: holder, health: health,
