@@ -18,19 +18,10 @@ public enum ConfigurationLoader {
 
     /// Decodes and validates YAML text.
     public static func parse(yaml: String, baseDirectory: String) throws(ConfigurationError) -> WardenConfiguration {
-        var config: WardenConfiguration
-        do {
-            if yaml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                throw ConfigurationError(key: "", "the configuration file is empty")
-            }
-            config = try YAMLDecoder().decode(WardenConfiguration.self, from: yaml)
-        } catch let error as ConfigurationError {
-            throw error
-        } catch let error as DecodingError {
-            throw describe(error)
-        } catch {
-            throw ConfigurationError(key: "", "YAML syntax error: \(error)")
+        if yaml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ConfigurationError(key: "", "the configuration file is empty")
         }
+        var config = try decode(WardenConfiguration.self, yaml: yaml)
         config.baseDirectory = baseDirectory
         try validate(config)
         return config

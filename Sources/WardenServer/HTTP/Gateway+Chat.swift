@@ -211,11 +211,6 @@ extension Gateway {
     /// notice in place of the text), `redact` replaces the spans with typed placeholders, `flag` records.
     static func guardOutput(_ body: ByteBuffer, api: ClientAPI, rules: [GuardrailsConfiguration.Rule], trace: RequestTrace) -> ByteBuffer {
         guard case .object(var root) = (try? JSONParser.parse(body)) else { return body }
-        func scan(_ rule: GuardrailsConfiguration.Rule, _ text: String) -> [Finding] {
-            let found = rule.detector == .pii ? PIIDetector.scan(text, types: rule.types.map(Set.init)) : SecretsDetector.scan(text)
-            guard let types = rule.types, rule.detector == .secrets else { return found }
-            return found.filter { types.contains($0.type) }
-        }
         // Every text of the answer, by where it sits.
         var texts: [String] = []
         if api == .openAI {
@@ -229,7 +224,7 @@ extension Gateway {
         var blocked: GuardrailVerdict?
         for rule in rules {
             var counts: [String: Int] = [:]
-            for t in texts { for f in scan(rule, t) { counts[f.type, default: 0] += 1 } }
+            for t in texts { for f in rule.findings(in: t) { counts[f.type, default: 0] += 1 } }
             for (type, count) in counts.sorted(by: { $0.key < $1.key }) {
                 let v = GuardrailVerdict(detector: rule.detector.rawValue, type: type, action: rule.action.rawValue, count: count)
                 verdicts.append(v)
@@ -242,12 +237,7 @@ extension Gateway {
         let redactor = Redactor()
         func rewrite(_ text: String) -> String {
             if let blocked { return "[Warden withheld this answer: the \(blocked.detector) detector found \(blocked.type).]" }
-            var all: [Finding] = []
-            for rule in redactRules { all += scan(rule, text) }
-            all.sort { ($0.start, -$0.end) < ($1.start, -$1.end) }
-            var kept: [Finding] = []
-            for f in all where !kept.contains(where: { $0.start < f.end && f.start < $0.end }) { kept.append(f) }
-            return redactor.redact(text, kept)
+            return redactor.redact(text, rules: redactRules)
         }
         guard blocked != nil || verdicts.contains(where: { $0.action == "redact" }) else { return body }
         if api == .openAI {

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Crypto
 import Synchronization
+import WardenAudit
 import WardenCore
 import WardenProviders
 
@@ -119,8 +120,8 @@ public final class Gateway: Sendable {
             if usage.isEstimated { fields["usage_estimated"] = .bool(true) }
         }
         if let cost { fields["cost_usd"] = .string(cost.usdString) }
-        if let digest = snapshot.promptDigest { fields["prompt_sha256"] = .string(Self.hex(digest)) }
-        if let digest = snapshot.responseDigest { fields["response_sha256"] = .string(Self.hex(digest)) }
+        if let digest = snapshot.promptDigest { fields["prompt_sha256"] = .string(AuditVerifier.hex(digest)) }
+        if let digest = snapshot.responseDigest { fields["response_sha256"] = .string(AuditVerifier.hex(digest)) }
         if !snapshot.guardrails.isEmpty {
             fields["guardrails"] = .array(
                 snapshot.guardrails.map {
@@ -152,17 +153,6 @@ public final class Gateway: Sendable {
             $0.responseDigest = digest
             $0.responseText = text
         }
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Writes the access-log line.

@@ -38,6 +38,37 @@ final class Redactor: @unchecked Sendable {
     }
 }
 
+extension GuardrailsConfiguration.Rule {
+    /// What this rule's detector finds in `text`, limited to the rule's `types`.
+    func findings(in text: String) -> [Finding] {
+        switch detector {
+        case .injection, .harmful:
+            guard let model = Classifiers.shared.model(detector) else { return [] }
+            let p = model.probability(text)
+            let type = detector == .injection ? "PROMPT_INJECTION" : "HARMFUL_REQUEST"
+            return p >= (threshold ?? model.threshold) ? [Finding(type: type, start: 0, end: 0, score: p)] : []
+        case .pii:
+            return PIIDetector.scan(text, types: types.map(Set.init))
+        case .secrets:
+            let found = SecretsDetector.scan(text)
+            guard let types else { return found }
+            return found.filter { types.contains($0.type) }
+        }
+    }
+}
+
+extension Redactor {
+    /// Redacts what `rules` find in `text`; where findings overlap, the one that starts first and is longest wins.
+    func redact(_ text: String, rules: [GuardrailsConfiguration.Rule]) -> String {
+        var all: [Finding] = []
+        for rule in rules { all += rule.findings(in: text) }
+        all.sort { ($0.start, -$0.end) < ($1.start, -$1.end) }
+        var kept: [Finding] = []
+        for f in all where !kept.contains(where: { $0.start < f.end && f.start < $0.end }) { kept.append(f) }
+        return redact(text, kept)
+    }
+}
+
 /// The bundled classifiers, loaded once.
 final class Classifiers: Sendable {
     static let shared = Classifiers()
@@ -68,20 +99,6 @@ struct GuardrailStage: ChatStage {
                 }
             }
         }
-        func findings(_ rule: GuardrailsConfiguration.Rule, _ text: String) -> [Finding] {
-            switch rule.detector {
-            case .injection, .harmful:
-                guard let model = Classifiers.shared.model(rule.detector) else { return [] }
-                let p = model.probability(text)
-                let type = rule.detector == .injection ? "PROMPT_INJECTION" : "HARMFUL_REQUEST"
-                return p >= (rule.threshold ?? model.threshold) ? [Finding(type: type, start: 0, end: 0, score: p)] : []
-            default:
-                break
-            }
-            let found = rule.detector == .pii ? PIIDetector.scan(text, types: rule.types.map(Set.init)) : SecretsDetector.scan(text)
-            guard let types = rule.types, rule.detector == .secrets else { return found }
-            return found.filter { types.contains($0.type) }
-        }
         var verdicts: [GuardrailVerdict] = []
         var piiTypes = Set<String>()
         var ranPII = false
@@ -89,7 +106,7 @@ struct GuardrailStage: ChatStage {
             if rule.detector == .pii { ranPII = true }
             var counts: [String: Int] = [:]
             let scanned = rule.detector == .injection || rule.detector == .harmful ? untrusted : texts
-            for text in scanned { for f in findings(rule, text) { counts[f.type, default: 0] += 1 } }
+            for text in scanned { for f in rule.findings(in: text) { counts[f.type, default: 0] += 1 } }
             if rule.detector == .pii { piiTypes.formUnion(counts.keys) }
             for (type, count) in counts.sorted(by: { $0.key < $1.key }) {
                 verdicts.append(GuardrailVerdict(detector: rule.detector.rawValue, type: type, action: rule.action.rawValue, count: count))
@@ -106,17 +123,8 @@ struct GuardrailStage: ChatStage {
         let redactRules = rules.filter { $0.action == .redact }
         guard verdicts.contains(where: { $0.action == "redact" }) else { return try await next(request, context: context) }
         let redactor = Redactor()
-        let rewrite: (String) -> String = { text in
-            var all: [Finding] = []
-            for rule in redactRules { all += findings(rule, text) }
-            // Overlapping findings: keep the longest.
-            all.sort { ($0.start, -$0.end) < ($1.start, -$1.end) }
-            var kept: [Finding] = []
-            for f in all where !kept.contains(where: { $0.start < f.end && f.start < $0.end }) { kept.append(f) }
-            return redactor.redact(text, kept)
-        }
         var redacted = request
-        redacted.redactText(rewrite)
+        redacted.redactText { redactor.redact($0, rules: redactRules) }
         if restore { context.trace.update { $0.restore = redactor.values } }
         return try await next(redacted, context: context)
     }
