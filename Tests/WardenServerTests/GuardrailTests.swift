@@ -140,6 +140,36 @@ struct GuardrailTests {
         }
     }
 
+    @Test("streams: a secret split across chunks is caught before any of it is sent; the stream ends with content_filter / refusal")
+    func streamOutput() async throws {
+        let extra = """
+            guardrails:
+              output:
+                - {detector: secrets, action: block}
+            """
+        try await Harness.with(models: Self.models, extra: extra) { h in
+            // The mock streams its echo word by word, so the key block arrives in many chunks.
+            let key = "-----BEGIN RSA PRIVATE KEY----- MIIEow IBAAKCAQEA3 q8Yt 9wXz -----END RSA PRIVATE KEY-----"
+            let prompt = String(repeating: "fine words ", count: 20) + key + " and more"
+            let openai = try await h.send("/v1/chat/completions", json: h.chat("us", prompt, stream: true))
+            #expect(openai.status == 200)
+            #expect(!openai.text.contains("BEGIN RSA") && !openai.text.contains("MIIEow"))
+            #expect(openai.text.contains("\"finish_reason\":\"content_filter\""))
+            #expect(openai.text.contains("{\"content\":\" word\"}"), "text before the secret, beyond the window, is delivered")
+            #expect(openai.text.hasSuffix("data: [DONE]\n\n"))
+            let anthropic = try await h.send(
+                "/v1/messages",
+                json: ["model": "claude", "max_tokens": 400, "stream": true, "messages": [["role": "user", "content": .string(prompt)]]],
+                headers: [("anthropic-version", "2023-06-01")])
+            #expect(!anthropic.text.contains("BEGIN RSA"))
+            #expect(anthropic.text.contains("\"stop_reason\":\"refusal\""))
+            #expect(anthropic.text.contains("message_stop"))
+            // Without a secret the stream is complete and unchanged in content.
+            let clean = try await h.send("/v1/chat/completions", json: h.chat("us", "hello there friend", stream: true))
+            #expect(clean.text.contains("friend") && !clean.text.contains("content_filter"))
+        }
+    }
+
     @Test("unimplemented detectors are a configuration error, not silently ignored")
     func config() throws {
         #expect(throws: ConfigurationError.self) {

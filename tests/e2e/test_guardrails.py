@@ -44,3 +44,19 @@ def test_a_secret_is_blocked_with_the_providers_error_shape(guarded):
     with pytest.raises(anthropic.BadRequestError):
         guarded.anthropic().messages.create(
             model="claude-fast", max_tokens=16, messages=[{"role": "user", "content": f"token {secret}"}])
+
+
+def test_a_secret_in_a_streamed_answer_is_caught_across_chunks(mock, start_warden):
+    w = start_warden(standard_config(mock.port, free_port(), extra_sections="guardrails:\n  output:\n    - {detector: secrets, action: block}\n"))
+    key = "-----BEGIN RSA PRIVATE KEY----- MIIEow IBAAKCAQEA3 q8Yt 9wXz -----END RSA PRIVATE KEY-----"
+    stream = w.openai().chat.completions.create(
+        model="fast", stream=True, messages=[{"role": "user", "content": "padding " * 30 + key}])
+    text, reasons = "", []
+    for chunk in stream:
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            if choice.finish_reason:
+                reasons.append(choice.finish_reason)
+    assert "BEGIN RSA" not in text and "MIIEow" not in text
+    assert reasons == ["content_filter"]
+    assert "withheld" in text and "padding" in text

@@ -92,11 +92,20 @@ extension Gateway {
         let stream = streamed.stream
         let trace = exchange.trace
         let capture = governance.audit.capturesContent
+        let outputRules = exchange.runtime.config.guardrails.output + (exchange.runtime.models[chat.model]?.config.guardrails.output ?? [])
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
+                var guardian = outputRules.isEmpty ? nil : StreamGuard(rules: outputRules)
                 var relay = StreamRelay(
-                    clientAPI: exchange.api, rawAPI: streamed.rawAPI, request: chat, estimatedInputTokens: estimatedInput)
+                    clientAPI: exchange.api, rawAPI: streamed.rawAPI, request: chat, estimatedInputTokens: estimatedInput,
+                    reencode: guardian != nil)
+                func guarded(_ chunk: ChatStreamChunk) -> ChatStreamChunk {
+                    guard var g = guardian else { return chunk }
+                    let out = g.filter(chunk)
+                    guardian = g
+                    return out
+                }
                 let report = { (usage: Usage?) -> JSONObject in
                     var o: JSONObject = [
                         "request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead())),
@@ -126,16 +135,16 @@ extension Gateway {
                     try await self.connections.cancellingOnDisconnect(connectionID) {
                         // One write per upstream read: the events that arrived together leave together,
                         // and the closing frames join the read that ended the stream.
-                        var out = relay.frames(for: streamed.first, report: report)
+                        var out = relay.frames(for: guarded(streamed.first), report: report)
                         var batch = stream.pendingBatch()
                         while true {
                             var ended = false
                             if let current = batch {
-                                for chunk in current.chunks where !relay.sawError {
-                                    var frames = relay.frames(for: chunk, report: report)
+                                for chunk in current.chunks where !relay.sawError && guardian?.blocked == nil {
+                                    var frames = relay.frames(for: guarded(chunk), report: report)
                                     out.writeBuffer(&frames)
                                 }
-                                ended = current.isLast
+                                ended = current.isLast || guardian?.blocked != nil
                             }
                             if ended || relay.sawError { break }
                             try await send(out)
@@ -165,6 +174,10 @@ extension Gateway {
                     // ClientGone or cancellation: the client disconnected; stop reading the upstream.
                     stream.cancel()
                     status = 499
+                }
+                if let g = guardian {
+                    if g.blocked != nil { stream.cancel() }
+                    trace.update { $0.guardrails += g.verdicts }
                 }
                 var usage = relay.usage
                 if usage == nil {

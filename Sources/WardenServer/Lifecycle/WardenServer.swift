@@ -166,8 +166,9 @@ public enum WardenServer {
                         "warden.policies.mode": "\(config.policiesMode.rawValue)",
                     ])
             }
-            if !config.guardrails.output.isEmpty || config.models.contains(where: { !$0.config.guardrails.output.isEmpty }) {
-                logger.warning("output guardrails inspect complete (non-streamed) answers only; streamed answers are not inspected yet")
+            let outputRules = config.guardrails.output + config.models.flatMap(\.config.guardrails.output)
+            if outputRules.contains(where: { $0.action == .redact }) {
+                logger.warning("output redact rules apply to complete answers only; streamed answers get block and flag")
             }
             let policyCheck = PolicyCheck(engine: policyEngine, identity: governance.identity)
             let gateway = Gateway(

@@ -15,11 +15,13 @@ struct StreamRelay {
     private(set) var generatedScalars = 0
     private(set) var sawError = false
 
-    init(clientAPI: ClientAPI, rawAPI: ClientAPI, request: ChatRequest, estimatedInputTokens: Int) {
+    /// - Parameter reencode: write frames from the canonical events even when the upstream speaks the
+    ///   client's API (needed when a stage changes the events, e.g. output guardrails).
+    init(clientAPI: ClientAPI, rawAPI: ClientAPI, request: ChatRequest, estimatedInputTokens: Int, reencode: Bool = false) {
         self.clientAPI = clientAPI
         self.rawAPI = rawAPI
         self.includeUsage = request.includeUsage
-        if clientAPI != rawAPI {
+        if clientAPI != rawAPI || reencode {
             switch clientAPI {
             case .openAI:
                 openAIEncoder = OpenAIStreamEncoder(
