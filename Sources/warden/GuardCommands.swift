@@ -13,10 +13,12 @@ struct GuardCommand: AsyncParsableCommand {
             discussion: """
                 PII rows are Presidio samples (full_text, spans with entity_type, start_position, end_position). A gold \
                 span is found when a detected span of the same type overlaps at least half of it (exact matches are \
-                reported too). With --json the last line is one JSON object with precision, recall, f1, f2, p50_ms, \
-                p99_ms and per_type.
+                reported too). Classification rows (text, label 1/0, attack_type, source, hard_negative) are scored \
+                per row, by attack type and by source, with the false-positive rate on hard negatives. With --json the \
+                last line is one JSON object with precision, recall, f1, f2, p50_ms, p99_ms, and per_type (PII) or \
+                hard_negative_fpr and per_attack_type.
                 """)
-        @Option(help: "pii (span rows) or secrets (classification rows).") var detector: String
+        @Option(help: "pii (span rows), or secrets, injection or harmful (classification rows: text, label).") var detector: String
         @Option(help: "The JSONL file.") var data: String
         @Flag(help: "End with one JSON object.") var json = false
         @Flag(name: .customLong("show-misses"), help: "Print every missed span and false positive (with context).") var showMisses = false
