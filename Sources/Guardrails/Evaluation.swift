@@ -37,6 +37,10 @@ public enum GuardEvaluation {
         public var perType: [String: Counts] = [:]
         public var latencies: [Double] = []  // milliseconds per item
         public var items = 0
+        /// Rows without any gold span, and how many of them got a finding anyway.
+        public var negatives = 0
+        public var negativesFlagged = 0
+        public var negativeFPR: Double { negatives == 0 ? 0 : Double(negativesFlagged) / Double(negatives) }
 
         public func percentile(_ q: Double) -> Double {
             guard !latencies.isEmpty else { return 0 }
@@ -62,6 +66,10 @@ public enum GuardEvaluation {
             let found = detect(text)
             report.latencies.append((ContinuousClock.now - start).seconds * 1000)
             report.items += 1
+            if gold.isEmpty {
+                report.negatives += 1
+                if !found.isEmpty { report.negativesFlagged += 1 }
+            }
             var matched = Set<Int>()
             for g in gold {
                 var counts = report.perType[g.type, default: Counts()]

@@ -60,6 +60,7 @@ struct GuardCommand: AsyncParsableCommand {
                 let object: JSONObject = [
                     "detector": .string(detector), "precision": .double(o.precision), "recall": .double(o.recall), "f1": .double(o.f1),
                     "f2": .double(o.f2), "p50_ms": .double(report.percentile(0.5)), "p99_ms": .double(report.percentile(0.99)),
+                    "hard_negative_fpr": .double(report.negativeFPR), "negatives": .int(report.negatives),
                     "items": .int(report.items), "per_type": .object(perType),
                 ]
                 print(JSONValue.object(object).jsonString)
