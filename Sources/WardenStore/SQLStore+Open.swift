@@ -2,17 +2,21 @@ import Logging
 import WardenCore
 
 extension SQLStore {
-    /// Opens the store a configuration names and applies pending migrations.
-    public static func open(_ location: StorageLocation, password: String?, logger: Logger) async throws -> SQLStore {
-        let store: SQLStore
+    /// Connects to the database a location names, without migrating it.
+    static func connect(_ location: StorageLocation, password: String?, logger: Logger) async throws -> SQLStore {
         switch location {
         case .sqlite(let path):
-            store = SQLStore(database: try await SQLiteDatabase.open(path: path, logger: logger), location: location.description)
+            return SQLStore(database: try await SQLiteDatabase.open(path: path, logger: logger), location: location.description)
         case .postgres(let user, let host, let port, let database):
             let db = try await PostgresDatabase.connect(
                 host: host, port: port, user: user, password: password, database: database, logger: logger)
-            store = SQLStore(database: db, location: location.description)
+            return SQLStore(database: db, location: location.description)
         }
+    }
+
+    /// Opens the store a configuration names and applies pending migrations.
+    public static func open(_ location: StorageLocation, password: String?, logger: Logger) async throws -> SQLStore {
+        let store = try await connect(location, password: password, logger: logger)
         do {
             try await store.migrate(logger: logger)
         } catch {
@@ -26,15 +30,7 @@ extension SQLStore {
     public static func inspect(_ location: StorageLocation, password: String?, logger: Logger) async throws
         -> (schemaVersion: Int, keys: Int)
     {
-        let store: SQLStore
-        switch location {
-        case .sqlite(let path):
-            store = SQLStore(database: try await SQLiteDatabase.open(path: path, logger: logger), location: location.description)
-        case .postgres(let user, let host, let port, let database):
-            let db = try await PostgresDatabase.connect(
-                host: host, port: port, user: user, password: password, database: database, logger: logger)
-            store = SQLStore(database: db, location: location.description)
-        }
+        let store = try await connect(location, password: password, logger: logger)
         defer { Task { await store.close() } }
         let version = try await store.currentSchemaVersion()
         let keys = version >= 1 ? try await store.keyCount() : 0
