@@ -21,6 +21,11 @@ public enum MockBehaviour: Sendable, Equatable {
     case cacheUsage(read: Int, write: Int)
     /// Reports this many reasoning tokens on top of the reply's (inside OpenAI's `completion_tokens`).
     case reasoning(tokens: Int)
+    /// Echoes every text it received (system prompt, all messages, tool results), one per line: shows
+    /// exactly what reached the upstream.
+    case echoAll
+    /// A stand-in for a Llama Guard model: `unsafe\nS9` when the prompt contains `[mock:unsafe]`, else `safe`.
+    case llamaGuard
 
     public init(model: String) {
         switch model {
@@ -28,6 +33,8 @@ public enum MockBehaviour: Sendable, Equatable {
         case "fail-429": self = .fail429
         case "drop-midstream": self = .dropMidstream
         case "bad-json": self = .badJSON
+        case "echo-all": self = .echoAll
+        case "llama-guard": self = .llamaGuard
         default:
             if model.hasPrefix("slow-"), let ms = Int(model.dropFirst(5)), ms >= 0 {
                 self = .slow(milliseconds: ms)
@@ -151,6 +158,18 @@ public enum MockGenerator {
             completionTokens = TokenEstimator.tokens(in: tool.name + args)
         } else {
             var text = replyText(request)
+            switch MockBehaviour(model: request.model) {
+            case .echoAll: text = "Echo: " + promptTexts(request).joined(separator: "\n")
+            case .llamaGuard: text = promptTexts(request).contains { $0.contains("[mock:unsafe]") } ? "unsafe\nS9" : "safe"
+            default: break
+            }
+            if let format = request.responseFormat, format["type"]?.stringValue == "json_schema", let schema = format["json_schema"]?["schema"] {
+                // Structured output: a value that meets the schema, unless the prompt asks for a broken one
+                // (`[mock:invalid-json]` in the last user message; `[mock:always-invalid-json]` in any).
+                let users = request.messages.filter { $0.role == .user }.map(\.text)
+                let broken = users.last?.contains("[mock:invalid-json]") == true || users.contains { $0.contains("[mock:always-invalid-json]") }
+                text = broken ? "{\"answer\": " : arguments(for: schema).jsonString
+            }
             var r = StopReason.endTurn
             if let max = request.maxTokens, TokenEstimator.tokens(in: text) > max {
                 text = String(text.unicodeScalars.prefix(max * 4).map(Character.init))
@@ -164,50 +183,6 @@ public enum MockGenerator {
         return ChatResponse(
             id: id, model: request.model, created: created, choices: choices,
             usage: Usage(inputTokens: promptTokens, outputTokens: completionTokens * choices.count))
-    }
-
-    /// The streamed form of `response(to:)`: text split into word chunks, tool arguments in two halves.
-    public static func streamEvents(for response: ChatResponse) -> [ChatStreamEvent] {
-        var events: [ChatStreamEvent] = [.start(id: response.id, model: response.model)]
-        for choice in response.choices {
-            var toolIndex = 0
-            for block in choice.content {
-                switch block {
-                case .text(let text, _):
-                    for piece in splitIntoChunks(text) {
-                        events.append(.textDelta(choice: choice.index, text: piece))
-                    }
-                case .toolUse(let use):
-                    events.append(.toolCallStart(choice: choice.index, index: toolIndex, id: use.id, name: use.name))
-                    let args = Array(use.argumentsJSON)
-                    let half = args.count / 2
-                    if half > 0 {
-                        events.append(.toolCallArgumentsDelta(choice: choice.index, index: toolIndex, json: String(args[..<half])))
-                    }
-                    events.append(.toolCallArgumentsDelta(choice: choice.index, index: toolIndex, json: String(args[half...])))
-                    toolIndex += 1
-                default: break
-                }
-            }
-            if let reason = choice.stopReason { events.append(.finish(choice: choice.index, reason: reason)) }
-        }
-        if let usage = response.usage { events.append(.usage(usage)) }
-        return events
-    }
-
-    /// Splits text after each space, so "Echo: a b" streams as "Echo: ", "a ", "b".
-    public static func splitIntoChunks(_ text: String) -> [String] {
-        var out: [String] = []
-        var current = ""
-        for ch in text {
-            current.append(ch)
-            if ch == " " {
-                out.append(current)
-                current = ""
-            }
-        }
-        if !current.isEmpty { out.append(current) }
-        return out.isEmpty ? [""] : out
     }
 
     /// A deterministic unit vector for `text`: the same text always gives the same vector.

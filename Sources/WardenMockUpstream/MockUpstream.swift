@@ -176,7 +176,7 @@ public struct MockUpstream: Sendable {
     func streamResponse(
         _ response: ChatResponse, api: ClientAPI, includeUsage: Bool, drop: Bool, journal: MockJournal
     ) -> Response {
-        let events = MockGenerator.streamEvents(for: response)
+        let events = response.streamEvents
         let latency = configuration.latency
         let frames: [ByteBuffer]
         switch api {

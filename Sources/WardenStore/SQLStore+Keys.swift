@@ -3,7 +3,7 @@ import WardenCore
 
 extension SQLStore {
     static let keyColumns =
-        "id, name, team, key_hash, key_prefix, models, created_at, expires_at, revoked_at, budget_nano, budget_period, rpm, tpm, metadata, rotated_from, tags"
+        "id, name, team, key_hash, key_prefix, models, created_at, expires_at, revoked_at, budget_nano, budget_period, rpm, tpm, metadata, rotated_from, tags, guardrails"
 
     static func key(from row: SQLRow) -> StoredKey {
         StoredKey(
@@ -12,7 +12,7 @@ extension SQLStore {
             models: row.string("models").flatMap { $0.isEmpty ? nil : $0.split(separator: "\n").map(String.init) },
             createdAt: row.int("created_at") ?? 0, expiresAt: row.int("expires_at"), revokedAt: row.int("revoked_at"),
             budget: budget(row), rpm: row.int("rpm").map(Int.init), tpm: row.int("tpm").map(Int.init),
-            metadata: decodeMetadata(row.string("metadata")), tags: decodeTags(row.string("tags")), rotatedFrom: row.string("rotated_from"))
+            metadata: decodeMetadata(row.string("metadata")), tags: decodeTags(row.string("tags")), rotatedFrom: row.string("rotated_from"), guardrails: row.string("guardrails"))
     }
 
     static func decodeTags(_ text: String?) -> [String] {
@@ -52,6 +52,7 @@ extension SQLStore {
             key.models.map { .text($0.joined(separator: "\n")) } ?? .null, .int(key.createdAt), .optional(key.expiresAt),
             .optional(key.revokedAt), .optional(key.budget?.amount), .optional(key.budget?.period.rawValue),
             .optional(key.rpm), .optional(key.tpm), encodeMetadata(key.metadata), .optional(key.rotatedFrom), encodeTags(key.tags),
+            .optional(key.guardrails),
         ]
     }
 
@@ -72,7 +73,7 @@ extension SQLStore {
     public func insert(_ key: StoredKey) async throws {
         try await database.transaction { db in
             try await db.query(
-                "INSERT INTO api_keys (\(Self.keyColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO api_keys (\(Self.keyColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 Self.keyBinds(key))
             try await Self.bumpChangeCounter(db)
         }
@@ -84,13 +85,14 @@ extension SQLStore {
             try await db.query(
                 """
                 UPDATE api_keys SET name = ?, team = ?, models = ?, expires_at = ?, revoked_at = ?, budget_nano = ?,
-                budget_period = ?, rpm = ?, tpm = ?, metadata = ?, rotated_from = ?, tags = ? WHERE id = ?
+                budget_period = ?, rpm = ?, tpm = ?, metadata = ?, rotated_from = ?, tags = ?, guardrails = ? WHERE id = ?
                 """,
                 [
                     .text(key.name), .text(key.team), key.models.map { .text($0.joined(separator: "\n")) } ?? .null,
                     .optional(key.expiresAt), .optional(key.revokedAt), .optional(key.budget?.amount),
                     .optional(key.budget?.period.rawValue), .optional(key.rpm), .optional(key.tpm),
-                    Self.encodeMetadata(key.metadata), .optional(key.rotatedFrom), Self.encodeTags(key.tags), .text(key.id),
+                    Self.encodeMetadata(key.metadata), .optional(key.rotatedFrom), Self.encodeTags(key.tags), .optional(key.guardrails),
+                    .text(key.id),
                 ])
             try await Self.bumpChangeCounter(db)
         }
@@ -102,13 +104,14 @@ extension SQLStore {
 
     // MARK: Teams
 
-    static let teamColumns = "id, name, budget_nano, budget_period, rpm, tpm, created_at, updated_at, tags, metadata"
+    static let teamColumns = "id, name, budget_nano, budget_period, rpm, tpm, created_at, updated_at, tags, metadata, guardrails"
 
     static func team(from row: SQLRow) -> TeamRecord {
         TeamRecord(
             id: row.string("id") ?? "", name: row.string("name") ?? "", budget: budget(row),
             rpm: row.int("rpm").map(Int.init), tpm: row.int("tpm").map(Int.init), tags: decodeTags(row.string("tags")),
-            metadata: decodeMetadata(row.string("metadata")), createdAt: row.int("created_at") ?? 0, updatedAt: row.int("updated_at") ?? 0)
+            metadata: decodeMetadata(row.string("metadata")), createdAt: row.int("created_at") ?? 0, updatedAt: row.int("updated_at") ?? 0,
+            guardrails: row.string("guardrails"))
     }
 
     public func teams() async throws -> [TeamRecord] {
@@ -122,11 +125,11 @@ extension SQLStore {
     public func insert(_ team: TeamRecord) async throws {
         try await database.transaction { db in
             try await db.query(
-                "INSERT INTO teams (\(Self.teamColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO teams (\(Self.teamColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     .text(team.id), .text(team.name), .optional(team.budget?.amount), .optional(team.budget?.period.rawValue),
                     .optional(team.rpm), .optional(team.tpm), .int(team.createdAt), .int(team.updatedAt), Self.encodeTags(team.tags),
-                    Self.encodeMetadata(team.metadata),
+                    Self.encodeMetadata(team.metadata), .optional(team.guardrails),
                 ])
             try await Self.bumpChangeCounter(db)
         }
@@ -135,11 +138,11 @@ extension SQLStore {
     public func update(_ team: TeamRecord) async throws {
         try await database.transaction { db in
             try await db.query(
-                "UPDATE teams SET budget_nano = ?, budget_period = ?, rpm = ?, tpm = ?, updated_at = ?, tags = ?, metadata = ? WHERE id = ?",
+                "UPDATE teams SET budget_nano = ?, budget_period = ?, rpm = ?, tpm = ?, updated_at = ?, tags = ?, metadata = ?, guardrails = ? WHERE id = ?",
                 [
                     .optional(team.budget?.amount), .optional(team.budget?.period.rawValue), .optional(team.rpm),
                     .optional(team.tpm), .int(team.updatedAt), Self.encodeTags(team.tags), Self.encodeMetadata(team.metadata),
-                    .text(team.id),
+                    .optional(team.guardrails), .text(team.id),
                 ])
             try await Self.bumpChangeCounter(db)
         }

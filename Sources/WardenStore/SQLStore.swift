@@ -124,6 +124,35 @@ public final class SQLStore: KeyStore {
             "ALTER TABLE teams ADD COLUMN tags TEXT",
             "ALTER TABLE teams ADD COLUMN metadata TEXT",
         ],
+        [
+            // Tool calls held for a person's decision (`require_approval`), and per-key/team guardrails (JSON).
+            """
+            CREATE TABLE approvals (
+                id TEXT PRIMARY KEY,
+                created_at {INT} NOT NULL,
+                expires_at {INT} NOT NULL,
+                key_id TEXT NOT NULL,
+                team TEXT NOT NULL,
+                tool TEXT NOT NULL,
+                arguments TEXT NOT NULL,
+                call_id TEXT,
+                model TEXT,
+                request_id TEXT,
+                fingerprint TEXT,
+                agent TEXT,
+                session TEXT,
+                reasons TEXT NOT NULL,
+                status TEXT NOT NULL,
+                decided_at {INT},
+                decided_by TEXT,
+                note TEXT,
+                used_at {INT}
+            )
+            """,
+            "CREATE INDEX approvals_status ON approvals(status, created_at)",
+            "ALTER TABLE api_keys ADD COLUMN guardrails TEXT",
+            "ALTER TABLE teams ADD COLUMN guardrails TEXT",
+        ],
     ]
 
     /// The schema version this Warden writes.

@@ -56,6 +56,11 @@ struct LabelOptions: ParsableArguments {
     @Option(name: .customLong("metadata"), help: "KEY=VALUE metadata (repeat for several); replaces the metadata.")
     var metadata: [String] = []
 
+    @Option(
+        name: .customLong("guardrails"),
+        help: "Own guardrails, added to the global ones: the config's `guardrails:` shape as JSON or YAML, or @FILE; `none` removes them.")
+    var guardrails: String?
+
     func fields() throws -> JSONObject {
         var out: JSONObject = [:]
         if tags == ["none"] {
@@ -70,6 +75,18 @@ struct LabelOptions: ParsableArguments {
                 m[String(pair[..<eq])] = .string(String(pair[pair.index(after: eq)...]))
             }
             out["metadata"] = .object(m)
+        }
+        if let guardrails {
+            if guardrails == "none" {
+                out["guardrails"] = .null
+            } else {
+                let text = guardrails.hasPrefix("@") ? try String(contentsOfFile: String(guardrails.dropFirst()), encoding: .utf8) : guardrails
+                do {
+                    out["guardrails"] = try ConfigurationLoader.decode(JSONValue.self, yaml: text)
+                } catch {
+                    throw ValidationError("--guardrails: \(error)")
+                }
+            }
         }
         return out
     }

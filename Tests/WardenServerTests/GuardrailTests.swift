@@ -170,13 +170,52 @@ struct GuardrailTests {
         }
     }
 
-    @Test("unimplemented detectors are a configuration error, not silently ignored")
-    func config() throws {
-        #expect(throws: ConfigurationError.self) {
-            try ConfigurationLoader.parse(yaml: "guardrails: {input: [{detector: llama_guard, action: block}]}", baseDirectory: ".")
+    @Test(
+        "rules that cannot work are configuration errors, naming the key",
+        arguments: [
+            ("guardrails: {input: [{detector: llama_guard, action: block}]}", "guardrails.input[0].model"),
+            ("guardrails: {input: [{detector: llama_guard, model: nope, action: block}]}", "guardrails.input[0].model"),
+            ("guardrails: {input: [{detector: injection, action: redact}]}", "guardrails.input[0].action"),
+            ("guardrails: {input: [{detector: pii, action: require_approval}]}", "guardrails.input[0].action"),
+            ("guardrails: {tool_calls: [{detector: pii, action: redact}]}", "guardrails.tool_calls[0].action"),
+            ("guardrails: {input: [{detector: pii, action: block, timeout: 1s}]}", "guardrails.input[0].timeout"),
+            ("guardrails: {input: [{detector: pii, action: block, tool_threshold: 0.5}]}", "guardrails.input[0].tool_threshold"),
+            ("tools: {send: {risk: dangerous}}", "tools.send.risk"),
+            ("tools: {'bad name': {risk: read}}", "tools.bad name"),
+        ])
+    func config(_ yaml: String, _ key: String) throws {
+        do {
+            _ = try ConfigurationLoader.parse(yaml: yaml, baseDirectory: ".")
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.key == key, "\(error)")
         }
-        #expect(throws: ConfigurationError.self) {
-            try ConfigurationLoader.parse(yaml: "guardrails: {input: [{detector: injection, action: redact}]}", baseDirectory: ".")
+    }
+}
+
+@Suite("Llama Guard answers and stream redaction")
+struct ExternalAndStreamGuardTests {
+    @Test("safe, unsafe with categories, and anything else is unreadable")
+    func parse() {
+        #expect(LlamaGuard.parse("safe") == [])
+        #expect(LlamaGuard.parse("\n unsafe\nS1, s10 \n") == ["S1", "S10"])
+        #expect(LlamaGuard.parse("unsafe") == ["UNSAFE"])
+        #expect(LlamaGuard.parse("I cannot help with that") == nil)
+        #expect(LlamaGuard.parse("") == nil)
+    }
+
+    @Test("an email split across chunks is redacted; a placeholder split across chunks is restored")
+    func streamRedaction() throws {
+        let rules = try ConfigurationLoader.decode([GuardrailsConfiguration.Rule].self, yaml: "[{detector: pii, action: redact, types: [EMAIL_ADDRESS]}]")
+        var guardian = StreamGuard(rules: rules, restore: ["[CREDIT_CARD_1]": "4539 1488 0343 6467"])
+        let pieces = ["Write to bob.sm", "ith@exam", "ple.org about [CREDI", "T_CARD_1] now. ", String(repeating: "x ", count: 100)]
+        var text = ""
+        for p in pieces {
+            for case .textDelta(_, let t) in guardian.filter(ChatStreamChunk(events: [.textDelta(choice: 0, text: p)])).events { text += t }
         }
+        for case .textDelta(_, let t) in guardian.filter(ChatStreamChunk(events: [.finish(choice: 0, reason: .endTurn)])).events { text += t }
+        #expect(text.hasPrefix("Write to [EMAIL_ADDRESS_1] about 4539 1488 0343 6467 now. x x"))
+        #expect(!text.contains("bob"))
+        #expect(guardian.verdicts.map(\.type) == ["EMAIL_ADDRESS"] && guardian.verdicts[0].action == "redact")
     }
 }

@@ -56,6 +56,36 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
 
 @Suite("Store (SQLite and PostgreSQL)", .serialized)
 struct StoreTests {
+    @Test("approvals: decided once, redeemed once, expiry counts as a status; guardrails round-trip", arguments: StoreBackend.available)
+    func approvals(_ backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        defer { Task { await store.close() } }
+        let id = "apr_" + String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        var record = ApprovalRecord(
+            id: id, createdAt: 1_000, expiresAt: 10_000, keyID: "key_a", team: "t", tool: "send", arguments: #"{"amount":3}"#,
+            reasons: ["needs approval"])
+        record.fingerprint = "f"
+        try await store.insertApproval(record)
+        #expect(try await store.approval(id: id) == record)
+        #expect(try await store.approvals(status: .pending, now: 2_000).contains { $0.id == id })
+        #expect(try await store.approvals(status: .expired, now: 20_000).contains { $0.id == id })
+        #expect(try await store.redeemApproval(id: id, now: 2_000) == false, "a pending call is not handed back")
+        let decided = try await store.decideApproval(id: id, approve: true, by: "admin_api", note: "ok", now: 3_000)
+        #expect(decided?.status == .approved && decided?.decidedBy == "admin_api" && decided?.note == "ok")
+        let again = try await store.decideApproval(id: id, approve: false, by: "x", note: nil, now: 4_000)
+        #expect(again?.status == .approved, "a decision is final")
+        #expect(try await store.redeemApproval(id: id, now: 5_000))
+        #expect(try await store.redeemApproval(id: id, now: 6_000) == false)
+        let late = "apr_late" + String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        try await store.insertApproval(ApprovalRecord(id: late, createdAt: 0, expiresAt: 100, keyID: "k", team: "t", tool: "x", arguments: "{}", reasons: []))
+        #expect(try await store.decideApproval(id: late, approve: true, by: "a", note: nil, now: 200)?.status == .pending)
+
+        let rules = #"{"input":[{"detector":"secrets","action":"block"}]}"#
+        let team = TeamRecord(id: "team_g" + id, name: "g" + id, createdAt: 1, updatedAt: 1, guardrails: rules)
+        try await store.insert(team)
+        #expect(try await store.team(named: team.name)?.guardrails == rules)
+    }
+
     @Test("migrations apply once; keys and teams round-trip; every admin change bumps the counter", arguments: StoreBackend.available)
     func keysAndTeams(_ backend: StoreBackend) async throws {
         let store = try await backend.open()

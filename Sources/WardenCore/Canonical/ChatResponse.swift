@@ -162,3 +162,50 @@ public struct ChatStreamChunk: Sendable {
         self.rawData = rawData
     }
 }
+
+extension ChatResponse {
+    /// The answer as stream events: text split into word chunks, tool arguments in two halves (the mock
+    /// upstream streams this way; Warden uses it to stream an answer it holds whole).
+    public var streamEvents: [ChatStreamEvent] {
+        var events: [ChatStreamEvent] = [.start(id: id, model: model)]
+        for choice in choices {
+            var toolIndex = 0
+            for block in choice.content {
+                switch block {
+                case .text(let text, _):
+                    for piece in Self.splitIntoChunks(text) {
+                        events.append(.textDelta(choice: choice.index, text: piece))
+                    }
+                case .toolUse(let use):
+                    events.append(.toolCallStart(choice: choice.index, index: toolIndex, id: use.id, name: use.name))
+                    let args = Array(use.argumentsJSON)
+                    let half = args.count / 2
+                    if half > 0 {
+                        events.append(.toolCallArgumentsDelta(choice: choice.index, index: toolIndex, json: String(args[..<half])))
+                    }
+                    events.append(.toolCallArgumentsDelta(choice: choice.index, index: toolIndex, json: String(args[half...])))
+                    toolIndex += 1
+                default: break
+                }
+            }
+            if let reason = choice.stopReason { events.append(.finish(choice: choice.index, reason: reason)) }
+        }
+        if let usage { events.append(.usage(usage)) }
+        return events
+    }
+
+    /// Splits text after each space, so "Echo: a b" streams as "Echo: ", "a ", "b".
+    public static func splitIntoChunks(_ text: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        for ch in text {
+            current.append(ch)
+            if ch == " " {
+                out.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out.isEmpty ? [""] : out
+    }
+}

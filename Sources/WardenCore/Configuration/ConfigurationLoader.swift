@@ -155,6 +155,20 @@ public enum ConfigurationLoader {
                 throw ConfigurationError(key: "keys[\(i)].models[\(j)]", "unknown model '\(m)'")
             }
         }
+        // A llama_guard rule names the model that serves the guard; it must exist and must not guard itself.
+        var guardSets: [(String, GuardrailsConfiguration, String?)] = [("guardrails", config.guardrails, nil)]
+        guardSets += config.models.map { ("models.\($0.name).guardrails", $0.config.guardrails, $0.name) }
+        guardSets += config.keys.enumerated().compactMap { i, k in k.guardrails.map { ("keys[\(i)].guardrails", $0, nil) } }
+        for (prefix, g, owner) in guardSets {
+            for (field, rules) in [("input", g.input), ("output", g.output)] {
+                for (i, rule) in rules.enumerated() where rule.detector == .llama_guard {
+                    guard let m = rule.model, modelNames.contains(m) else {
+                        throw ConfigurationError(key: "\(prefix).\(field)[\(i)].model", "unknown model '\(rule.model ?? "")'")
+                    }
+                    if m == owner { throw ConfigurationError(key: "\(prefix).\(field)[\(i)].model", "a model cannot guard itself") }
+                }
+            }
+        }
         let s = config.server
         guard (1024...(1 << 30)).contains(s.maxBodySize.bytes) else {
             throw ConfigurationError(key: "server.max_body_size", "must be between 1KiB and 1GiB")

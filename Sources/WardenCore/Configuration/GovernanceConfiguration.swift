@@ -208,11 +208,13 @@ public struct VaultConfiguration: Sendable, Decodable {
     }
 }
 
-/// `guardrails:` (globally, and per model: `models.NAME.guardrails`, which adds to the global rules).
-public struct GuardrailsConfiguration: Sendable, Decodable {
-    public struct Rule: Sendable, Decodable {
-        public enum Detector: String, Sendable, CaseIterable { case pii, secrets, injection, harmful }
-        public enum Action: String, Sendable, CaseIterable { case block, redact, flag }
+/// `guardrails:` (globally, per model `models.NAME.guardrails`, per key and per team; each adds to the
+/// global rules and cannot remove them).
+public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
+    public struct Rule: Sendable, Decodable, Equatable {
+        public enum Detector: String, Sendable, CaseIterable { case pii, secrets, injection, harmful, llama_guard }
+        public enum Action: String, Sendable, CaseIterable { case block, redact, flag, require_approval }
+        public enum OnTimeout: String, Sendable { case allow, block }
 
         public var detector: Detector
         public var action: Action
@@ -223,37 +225,69 @@ public struct GuardrailsConfiguration: Sendable, Decodable {
         /// Classifiers (`injection`, `harmful`): the probability at or above which a text is flagged
         /// (default: the trained model's, 0.5).
         public var threshold: Double?
+        /// Classifiers on input: the threshold for content that arrived as tool results (indirect
+        /// injection; default: `threshold`).
+        public var toolThreshold: Double?
+        /// `llama_guard`: the Warden model (from `models:`) that serves the guard model.
+        public var model: String?
+        /// `llama_guard`: how long to wait (default: the stage's `budget_ms`), and what to do when it overruns or fails.
+        public var timeout: ConfigDuration?
+        public var onTimeout: OnTimeout = .allow
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case detector, action, types, restore, threshold }
+        public var isClassifier: Bool { detector == .injection || detector == .harmful }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case detector, action, types, restore, threshold, tool_threshold, model, timeout, on_timeout
+        }
+
+        public init(detector: Detector, action: Action) {
+            self.detector = detector
+            self.action = action
+            restore = false
+        }
 
         public init(from decoder: any Decoder) throws {
             try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
+            func key(_ k: CodingKeys) -> String { (c.codingPath + [k]).configKey }
             let d = try c.decode(String.self, forKey: .detector)
             guard let detector = Detector(rawValue: d) else {
-                let later = d == "llama_guard" ? " (`llama_guard` is not implemented yet)" : ""
-                throw ConfigurationError(
-                    key: (c.codingPath + [CodingKeys.detector]).configKey,
-                    "expected one of \(Detector.allCases.map(\.rawValue).joined(separator: ", "))\(later)")
+                throw ConfigurationError(key: key(.detector), "expected one of \(Detector.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             self.detector = detector
             let a = try c.decode(String.self, forKey: .action)
             guard let action = Action(rawValue: a) else {
-                throw ConfigurationError(
-                    key: (c.codingPath + [CodingKeys.action]).configKey, "expected one of \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigurationError(key: key(.action), "expected one of \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             self.action = action
             types = try c.decodeIfPresent([String].self, forKey: .types)
             restore = try c.decodeIfPresent(Bool.self, forKey: .restore) ?? false
             threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
-            if let threshold, !(0...1).contains(threshold) {
-                throw ConfigurationError(key: (c.codingPath + [CodingKeys.threshold]).configKey, "must be between 0 and 1")
+            toolThreshold = try c.decodeIfPresent(Double.self, forKey: .tool_threshold)
+            for (k, t) in [(CodingKeys.threshold, threshold), (.tool_threshold, toolThreshold)] {
+                if let t, !(0...1).contains(t) { throw ConfigurationError(key: key(k), "must be between 0 and 1") }
             }
-            if (detector == .injection || detector == .harmful), action == .redact {
-                throw ConfigurationError(key: (c.codingPath + [CodingKeys.action]).configKey, "a classifier cannot redact: use block or flag")
+            model = try c.decodeIfPresent(String.self, forKey: .model)
+            timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout)
+            if let o = try c.decodeIfPresent(String.self, forKey: .on_timeout) {
+                guard let parsed = OnTimeout(rawValue: o) else { throw ConfigurationError(key: key(.on_timeout), "expected allow or block") }
+                onTimeout = parsed
+            }
+            if detector == .llama_guard {
+                guard model != nil else { throw ConfigurationError(key: key(.model), "llama_guard needs the model (from models:) that serves it") }
+            } else {
+                for (k, present) in [(CodingKeys.model, model != nil), (.timeout, timeout != nil), (.on_timeout, c.contains(.on_timeout))] where present {
+                    throw ConfigurationError(key: key(k), "only applies to detector: llama_guard")
+                }
+            }
+            if (isClassifier || detector == .llama_guard), action == .redact {
+                throw ConfigurationError(key: key(.action), "a classifier cannot redact: use block or flag")
             }
             if restore, action != .redact {
-                throw ConfigurationError(key: (c.codingPath + [CodingKeys.restore]).configKey, "only applies to action: redact")
+                throw ConfigurationError(key: key(.restore), "only applies to action: redact")
+            }
+            if toolThreshold != nil, !isClassifier {
+                throw ConfigurationError(key: key(.tool_threshold), "only applies to the injection and harmful detectors")
             }
         }
     }
@@ -261,24 +295,113 @@ public struct GuardrailsConfiguration: Sendable, Decodable {
     public var budgetMs: Int = 25
     public var input: [Rule] = []
     public var output: [Rule] = []
+    /// Detectors on the arguments of the tool calls a model returns (`block`, `flag`, `require_approval`).
+    public var toolCalls: [Rule] = []
+    /// Put a per-request canary token into system prompts and block any answer that contains it.
+    public var canary = false
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case budget_ms, input, output }
+    enum CodingKeys: String, CodingKey, CaseIterable { case budget_ms, input, output, tool_calls, canary }
 
     public init() {}
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        func key(_ k: CodingKeys, _ i: Int, _ field: String) -> String { (c.codingPath + [k]).configKey + "[\(i)].\(field)" }
         budgetMs = try c.decodeIfPresent(Int.self, forKey: .budget_ms) ?? 25
+        guard (1...60_000).contains(budgetMs) else { throw ConfigurationError(key: (c.codingPath + [CodingKeys.budget_ms]).configKey, "must be between 1 and 60000") }
         input = try c.decodeIfPresent([Rule].self, forKey: .input) ?? []
         output = try c.decodeIfPresent([Rule].self, forKey: .output) ?? []
+        toolCalls = try c.decodeIfPresent([Rule].self, forKey: .tool_calls) ?? []
+        canary = try c.decodeIfPresent(Bool.self, forKey: .canary) ?? false
         for (i, rule) in output.enumerated() where rule.detector != .pii && rule.detector != .secrets {
-            throw ConfigurationError(key: (c.codingPath + [CodingKeys.output]).configKey + "[\(i)].detector", "output rules take pii or secrets")
+            throw ConfigurationError(key: key(.output, i, "detector"), "output rules take pii or secrets")
         }
         for (i, rule) in output.enumerated() where rule.restore {
-            throw ConfigurationError(key: (c.codingPath + [CodingKeys.output]).configKey + "[\(i)].restore", "only applies to input rules")
+            throw ConfigurationError(key: key(.output, i, "restore"), "only applies to input rules")
+        }
+        for (list, k) in [(input, CodingKeys.input), (output, .output)] {
+            for (i, rule) in list.enumerated() where rule.action == .require_approval {
+                throw ConfigurationError(key: key(k, i, "action"), "require_approval only applies to tool_calls rules")
+            }
+        }
+        for (i, rule) in toolCalls.enumerated() where rule.action == .redact || rule.detector == .llama_guard {
+            throw ConfigurationError(
+                key: key(.tool_calls, i, rule.action == .redact ? "action" : "detector"),
+                rule.action == .redact ? "tool calls cannot be redacted: use block, flag or require_approval" : "tool_calls rules take pii, secrets, injection or harmful")
         }
     }
 
-    public var isEmpty: Bool { input.isEmpty && output.isEmpty }
+    public var isEmpty: Bool { input.isEmpty && output.isEmpty && toolCalls.isEmpty && !canary }
+
+    /// Guardrails stored as JSON (a key's or a team's), decoded and checked like the config file's.
+    public static func parse(json: String) throws(ConfigurationError) -> GuardrailsConfiguration {
+        try ConfigurationLoader.decode(GuardrailsConfiguration.self, yaml: json)
+    }
+
+    /// These rules and `other`'s together (the stage budget and canary: the stricter).
+    public func adding(_ other: GuardrailsConfiguration?) -> GuardrailsConfiguration {
+        guard let other else { return self }
+        var out = self
+        out.input += other.input
+        out.output += other.output
+        out.toolCalls += other.toolCalls
+        out.canary = canary || other.canary
+        return out
+    }
+}
+
+/// One tool the models may call (`tools.NAME`): how risky it is, what Warden does with a call to it, and
+/// the JSON-schema constraints its arguments must meet.
+public struct ToolConfiguration: Sendable, Decodable {
+    public enum Risk: String, Sendable, CaseIterable { case read, write, irreversible }
+    public enum Action: String, Sendable, CaseIterable { case allow, block, require_approval }
+
+    public var risk: Risk
+    /// Default: `require_approval` for irreversible tools, `allow` otherwise.
+    public var action: Action
+    public var arguments: JSONSchema?
+    public var description: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case risk, action, arguments, description }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let r = try c.decodeIfPresent(String.self, forKey: .risk) ?? "write"
+        guard let risk = Risk(rawValue: r) else {
+            throw ConfigurationError(key: (c.codingPath + [CodingKeys.risk]).configKey, "expected read, write or irreversible")
+        }
+        self.risk = risk
+        if let a = try c.decodeIfPresent(String.self, forKey: .action) {
+            guard let action = Action(rawValue: a) else {
+                throw ConfigurationError(key: (c.codingPath + [CodingKeys.action]).configKey, "expected allow, block or require_approval")
+            }
+            self.action = action
+        } else {
+            action = risk == .irreversible ? .require_approval : .allow
+        }
+        if let schema = try c.decodeIfPresent(JSONValue.self, forKey: .arguments) {
+            guard schema.objectValue != nil || schema.boolValue != nil else {
+                throw ConfigurationError(key: (c.codingPath + [CodingKeys.arguments]).configKey, "expected a JSON schema (a map)")
+            }
+            arguments = JSONSchema(schema)
+        }
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+    }
+}
+
+/// `approvals:` — how long a held tool call waits for a decision, and how long an approved one may be fetched.
+public struct ApprovalsConfiguration: Sendable, Decodable {
+    public var ttl: ConfigDuration = .seconds(24 * 3600)
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case ttl }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ttl = try c.decodeIfPresent(ConfigDuration.self, forKey: .ttl) ?? .seconds(24 * 3600)
+    }
 }

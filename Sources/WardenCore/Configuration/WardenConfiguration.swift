@@ -63,6 +63,9 @@ public struct WardenConfiguration: Sendable, Decodable {
     public var trustedProxies: [String] = []
     /// Guardrails on every request (models add their own).
     public var guardrails = GuardrailsConfiguration()
+    /// Tools the models may call, with their risk, action and argument constraints.
+    public var tools: [String: ToolConfiguration] = [:]
+    public var approvals = ApprovalsConfiguration()
 
     /// The directory relative paths are resolved against (the config file's directory, or the working
     /// directory for the embedded default). Not part of the file.
@@ -70,7 +73,7 @@ public struct WardenConfiguration: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, data_dir, keys, providers, models, server, shutdown, health, reliability, log
-        case storage, storage_password, admin_key, budgets, audit, vault, policies, policies_mode, trusted_proxies, guardrails
+        case storage, storage_password, admin_key, budgets, audit, vault, policies, policies_mode, trusted_proxies, guardrails, tools, approvals
     }
 
     public init(from decoder: any Decoder) throws {
@@ -118,6 +121,16 @@ public struct WardenConfiguration: Sendable, Decodable {
         }
         trustedProxies = try c.decodeIfPresent([String].self, forKey: .trusted_proxies) ?? []
         guardrails = try c.decodeIfPresent(GuardrailsConfiguration.self, forKey: .guardrails) ?? GuardrailsConfiguration()
+        tools = try c.decodeIfPresent([String: ToolConfiguration].self, forKey: .tools) ?? [:]
+        for name in tools.keys where !Self.isToolName(name) {
+            throw ConfigurationError(key: "tools.\(name)", "a tool name has 1 to 64 letters, digits, '_' or '-'")
+        }
+        approvals = try c.decodeIfPresent(ApprovalsConfiguration.self, forKey: .approvals) ?? ApprovalsConfiguration()
+    }
+
+    /// OpenAI's and Anthropic's rule for function names.
+    public static func isToolName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { $0 == 95 || $0 == 45 || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
     }
 
     /// Every secret reference in the configuration, with the key it sits at (for `warden doctor`, and to
@@ -193,8 +206,10 @@ public struct StaticKeyConfiguration: Sendable, Decodable {
     /// Labels for policies (`principal.tags`, `principal.metadata`).
     public var tags: [String] = []
     public var metadata: [String: String] = [:]
+    /// Guardrails for this key's requests, added to the global and the model's.
+    public var guardrails: GuardrailsConfiguration?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, team, key, models, budget_usd, budget_period, rpm, tpm, tags, metadata }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, team, key, models, budget_usd, budget_period, rpm, tpm, tags, metadata, guardrails }
 
     public init(
         name: String, team: String, key: SecretReference, models: [String]? = nil, budget: BudgetLimit? = nil, rpm: Int? = nil,
@@ -218,6 +233,7 @@ public struct StaticKeyConfiguration: Sendable, Decodable {
         models = try c.decodeIfPresent([String].self, forKey: .models)
         tags = Array(Set(try c.decodeIfPresent([String].self, forKey: .tags) ?? [])).sorted()
         metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
+        guardrails = try c.decodeIfPresent(GuardrailsConfiguration.self, forKey: .guardrails)
         if c.contains(.budget_usd) {
             let text: String
             if let d = try? c.decode(Double.self, forKey: .budget_usd) { text = "\(d)" } else { text = try c.decode(String.self, forKey: .budget_usd) }

@@ -15,7 +15,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case modelNotFound, notFound, methodNotAllowed, requestTimeout, requestTooLarge
         case upstreamClientError, upstreamRateLimited, upstreamError, noHealthyDeployment, upstreamTimeout
         case unsupported, internalError, shuttingDown, budgetExceeded, rateLimitExceeded, adminUnauthorized, conflict
-        case modelNotPriced, guardrailBlocked
+        case modelNotPriced, guardrailBlocked, approval, structuredOutputInvalid
     }
 
     let code: Code
@@ -65,7 +65,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .malformedHTTP, .invalidJSON, .invalidValue, .missingField, .invalidAPIKey, .modelNotAllowed, .policyDenied,
             .modelNotFound, .notFound, .methodNotAllowed, .requestTimeout, .requestTooLarge, .unsupported,
-            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced, .guardrailBlocked:
+            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced, .guardrailBlocked, .approval:
             true
         default: false
         }
@@ -251,6 +251,18 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         GatewayError(.conflict, status: 409, type: "invalid_request_error", codeName: "conflict", message: message)
     }
 
+    /// A request that redeems a held tool call (`x-warden-approval`) the approval does not allow yet or any more.
+    public static func approval(status: Int, code: String, _ message: String) -> GatewayError {
+        GatewayError(
+            .approval, status: status, type: status == 403 ? "permission_error" : "invalid_request_error", codeName: code, message: message,
+            param: nil)
+    }
+
+    /// The model's answer did not match the request's `response_format` JSON schema, also after one retry.
+    public static func structuredOutputInvalid(_ message: String) -> GatewayError {
+        GatewayError(.structuredOutputInvalid, status: 502, type: "api_error", codeName: "json_schema_mismatch", message: message)
+    }
+
     public static func notFound(resource: String) -> GatewayError {
         GatewayError(.notFound, status: 404, type: "invalid_request_error", codeName: "not_found", message: "\(resource) does not exist.")
     }
@@ -278,7 +290,8 @@ extension GatewayError {
         case .adminUnauthorized: "authentication_error"
         case .noHealthyDeployment, .shuttingDown: "overloaded_error"
         case .upstreamError, .upstreamTimeout, .internalError: "api_error"
-        case .upstreamClientError: Self.anthropicType(forStatus: status)
+        case .upstreamClientError, .approval: Self.anthropicType(forStatus: status)
+        case .structuredOutputInvalid: "api_error"
         default: "invalid_request_error"
         }
     }

@@ -21,11 +21,14 @@ public struct TeamRecord: Sendable, Equatable {
     public var metadata: [String: String]
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// The team's own guardrails (JSON, the `guardrails:` shape), added to the global ones.
+    public var guardrails: String?
 
     public init(
         id: String, name: String, budget: BudgetLimit? = nil, rpm: Int? = nil, tpm: Int? = nil, tags: [String] = [],
-        metadata: [String: String] = [:], createdAt: Int64, updatedAt: Int64
+        metadata: [String: String] = [:], createdAt: Int64, updatedAt: Int64, guardrails: String? = nil
     ) {
+        self.guardrails = guardrails
         self.id = id
         self.name = name
         self.budget = budget

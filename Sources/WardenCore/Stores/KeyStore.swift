@@ -22,11 +22,14 @@ public struct StoredKey: Sendable, Equatable {
     public var tags: [String]
     /// The key this one replaced in a rotation.
     public var rotatedFrom: String?
+    /// The key's own guardrails (JSON, the `guardrails:` shape), added to the global ones.
+    public var guardrails: String?
 
     public init(
         id: String, name: String, team: String, hash: String, prefix: String, models: [String]? = nil,
         createdAt: Int64, expiresAt: Int64? = nil, revokedAt: Int64? = nil, budget: BudgetLimit? = nil,
-        rpm: Int? = nil, tpm: Int? = nil, metadata: [String: String] = [:], tags: [String] = [], rotatedFrom: String? = nil
+        rpm: Int? = nil, tpm: Int? = nil, metadata: [String: String] = [:], tags: [String] = [], rotatedFrom: String? = nil,
+        guardrails: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -43,6 +46,7 @@ public struct StoredKey: Sendable, Equatable {
         self.metadata = metadata
         self.tags = tags
         self.rotatedFrom = rotatedFrom
+        self.guardrails = guardrails
     }
 }
 

@@ -171,8 +171,25 @@ public struct AdminOperations: Sendable {
     // MARK: JSON
 
     static func teamChanges(_ f: JSONFields) throws(GatewayError) -> AdminService.TeamChanges {
-        AdminService.TeamChanges(
+        var changes = AdminService.TeamChanges(
             budget: try budget(f), rpm: try limit(f, "rpm"), tpm: try limit(f, "tpm"), tags: try tags(f), metadata: try metadata(f))
+        changes.guardrails = try guardrails(f)
+        return changes
+    }
+
+    /// `guardrails`: the configuration's `guardrails:` shape (input, output, tool_calls rules; canary),
+    /// validated as the config file is; null removes them.
+    static func guardrails(_ f: JSONFields) throws(GatewayError) -> String?? {
+        guard let v = f.object["guardrails"] else { return nil }
+        if v.isNull { return .some(nil) }
+        guard case .object = v else { throw GatewayError.wrongType("guardrails", expected: "an object", got: v) }
+        let text = v.jsonString
+        do {
+            _ = try GuardrailsConfiguration.parse(json: text)
+        } catch {
+            throw GatewayError.invalidValue("guardrails", "Invalid 'guardrails': \(error.description)")
+        }
+        return .some(text)
     }
 
     /// `tags`: up to 32 distinct strings of 1 to 128 characters (sorted; duplicates dropped).
@@ -228,6 +245,7 @@ public struct AdminOperations: Sendable {
         }
         changes.metadata = try metadata(f)
         changes.tags = try tags(f)
+        changes.guardrails = try guardrails(f)
         return changes
     }
 
@@ -272,6 +290,7 @@ public struct AdminOperations: Sendable {
             "budget_period": team.budget.map { .string($0.period.rawValue) } ?? .null,
             "rpm": team.rpm.map { .int($0) } ?? .null, "tpm": team.tpm.map { .int($0) } ?? .null,
             "tags": .array(team.tags.map { .string($0) }), "metadata": jsonMetadata(team.metadata),
+            "guardrails": team.guardrails.flatMap { try? JSONParser.parse($0) } ?? .null,
             "created_at": .string(WallClock.rfc3339(unixMilliseconds: team.createdAt)),
             "updated_at": .string(WallClock.rfc3339(unixMilliseconds: team.updatedAt)),
         ]
@@ -291,6 +310,7 @@ public struct AdminOperations: Sendable {
             "budget_period": key.budget.map { .string($0.period.rawValue) } ?? .null,
             "rpm": key.rpm.map { .int($0) } ?? .null, "tpm": key.tpm.map { .int($0) } ?? .null,
             "tags": .array(key.tags.map { .string($0) }), "metadata": jsonMetadata(key.metadata),
+            "guardrails": key.guardrails.flatMap { try? JSONParser.parse($0) } ?? .null,
             "created_at": .string(WallClock.rfc3339(unixMilliseconds: key.createdAt)),
             "expires_at": key.expiresAt.map { .string(WallClock.rfc3339(unixMilliseconds: $0)) } ?? .null,
             "revoked_at": key.revokedAt.map { .string(WallClock.rfc3339(unixMilliseconds: $0)) } ?? .null,
@@ -344,6 +364,17 @@ struct AdminAPI: Sendable {
             await handle(request, needsBody: false) { _ in
                 guard let loaded = engine.loaded else { return ["directory": .null, "files": [], "policies": []] }
                 return AdminOperations.json(loaded)
+            }
+        }
+        router.get("/admin/approvals") { request, _ in
+            await handle(request, needsBody: false) { _ in
+                let q = request.uri.queryParameters
+                return try await ops.approvals(status: q["status"].map(String.init), limit: q["limit"].map(String.init))
+            }
+        }
+        for (verb, approve) in [("approve", true), ("reject", false)] {
+            router.post("/admin/approvals/:id/\(verb)") { request, context in
+                await handle(request) { try await ops.decideApproval(context.parameters.get("id") ?? "", approve: approve, $0) }
             }
         }
         router.get("/admin/spend") { request, _ in

@@ -15,6 +15,8 @@ public struct AdminService: Sendable {
         public var tpm: Int??
         public var tags: [String]?
         public var metadata: [String: String]?
+        /// Guardrails JSON; `.some(nil)` removes them.
+        public var guardrails: String?? = nil
 
         public init(
             budget: BudgetLimit?? = nil, rpm: Int?? = nil, tpm: Int?? = nil, tags: [String]? = nil, metadata: [String: String]? = nil
@@ -53,6 +55,7 @@ public struct AdminService: Sendable {
         if let tpm = changes.tpm { team.tpm = tpm }
         if let tags = changes.tags { team.tags = tags }
         if let metadata = changes.metadata { team.metadata = metadata }
+        if let guardrails = changes.guardrails { team.guardrails = guardrails }
     }
 
     /// The team, created without limits if it does not exist yet.
@@ -72,6 +75,8 @@ public struct AdminService: Sendable {
         public var expiresAt: Int64??
         public var metadata: [String: String]?
         public var tags: [String]?
+        /// Guardrails JSON; `.some(nil)` removes them.
+        public var guardrails: String?? = nil
 
         public init(
             name: String? = nil, models: [String]?? = nil, budget: BudgetLimit?? = nil, rpm: Int?? = nil, tpm: Int?? = nil,
@@ -125,6 +130,7 @@ public struct AdminService: Sendable {
         if let expires = changes.expiresAt { key.expiresAt = expires }
         if let metadata = changes.metadata { key.metadata = metadata }
         if let tags = changes.tags { key.tags = tags }
+        if let guardrails = changes.guardrails { key.guardrails = guardrails }
     }
 
     /// Revokes a key: refused on the next request here, within a second on other replicas.

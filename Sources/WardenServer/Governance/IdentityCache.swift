@@ -29,10 +29,11 @@ public final class IdentityCache: Sendable {
         let counter = try await store.changeCounter()
         let keys = try await store.activeKeys()
         let teams = try await store.teams()
+        let byName = Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         state = Mutex(
             Snapshot(
-                authenticator: Authenticator(stored: keys, staticKeys: staticKeys),
-                teams: Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+                authenticator: Authenticator(stored: keys, staticKeys: staticKeys, teams: byName),
+                teams: byName,
                 teamEntities: Self.teamEntities(teams), storedKeys: keys, counter: counter))
     }
 
@@ -62,10 +63,11 @@ public final class IdentityCache: Sendable {
         let keys = try await store.activeKeys()
         let teams = try await store.teams()
         let statics = staticKeys.withLock { $0 }
+        let byName = Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         state.withLock {
             $0 = Snapshot(
-                authenticator: Authenticator(stored: keys, staticKeys: statics),
-                teams: Dictionary(teams.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+                authenticator: Authenticator(stored: keys, staticKeys: statics, teams: byName),
+                teams: byName,
                 teamEntities: Self.teamEntities(teams), storedKeys: keys, counter: counter)
         }
     }
@@ -74,7 +76,7 @@ public final class IdentityCache: Sendable {
     public func replaceStaticKeys(_ keys: [(config: StaticKeyConfiguration, value: String)]) {
         staticKeys.withLock { $0 = keys }
         state.withLock { s in
-            s.authenticator = Authenticator(stored: s.storedKeys, staticKeys: keys)
+            s.authenticator = Authenticator(stored: s.storedKeys, staticKeys: keys, teams: s.teams)
         }
     }
 }

@@ -26,7 +26,9 @@ extension Gateway {
             gateway = GatewayContext(
                 requestID: exchange.requestID, principal: principal, api: api,
                 forwardedHeaders: forwardedHeaders(request, api: api), logger: context.logger, trace: exchange.trace,
-                runtime: exchange.runtime, clientIP: clientIP(request, context: context, runtime: exchange.runtime))
+                runtime: exchange.runtime, clientIP: clientIP(request, context: context, runtime: exchange.runtime),
+                approvalID: try Self.header(request, .wardenApproval), agent: try Self.header(request, .wardenAgent),
+                session: try Self.header(request, .wardenSession))
         } catch {
             return await fail(exchange, error)
         }
@@ -44,6 +46,9 @@ extension Gateway {
             return await fail(exchange, gatewayError(from: error))
         }
         switch outcome {
+        case .complete(let completed) where chat.stream:
+            // A whole answer to a streaming client (tool calls checked, structured output validated, an approved call).
+            return await respondWholeAsStream(completed, chat: chat, exchange: exchange)
         case .complete(let completed):
             return await respond(completed, chat: chat, exchange: exchange)
         case .stream(let streamed):
@@ -51,7 +56,18 @@ extension Gateway {
         }
     }
 
-    private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) async -> Response {
+    /// A Warden header's value: at most 128 printable ASCII characters.
+    static func header(_ request: Request, _ name: HTTPField.Name) throws(GatewayError) -> String? {
+        guard let value = request.headers[name] else { return nil }
+        guard (1...128).contains(value.utf8.count), value.utf8.allSatisfy({ (33...126).contains($0) }) else {
+            throw GatewayError.invalidValue(name.rawName, "'\(name.rawName)' is 1 to 128 printable ASCII characters without spaces.")
+        }
+        return value
+    }
+
+    /// The answer's body for the client, after output guardrails and restoring redacted values; nil when
+    /// the upstream's answer cannot be read.
+    private func finalBody(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) -> ByteBuffer? {
         var body: ByteBuffer
         if case .upstream(let result) = completed.body, result.wire == exchange.api {
             body = result.rawBody
@@ -62,12 +78,22 @@ extension Gateway {
                 ? OpenAIResponseCodec.encode(response) : AnthropicResponseCodec.encode(response)
             body = object.jsonBuffer
         } else {
-            return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
+            return nil
         }
-        let outputRules = exchange.runtime.config.guardrails.output + (exchange.runtime.models[chat.model]?.config.guardrails.output ?? [])
-        if !outputRules.isEmpty { body = Self.guardOutput(body, api: exchange.api, rules: outputRules, trace: exchange.trace) }
+        let outputRules = exchange.runtime.guardrails(model: chat.model, principal: exchange.principal).output
+        let canary = exchange.trace.snapshot.canary
+        if !outputRules.isEmpty || canary != nil {
+            body = Self.guardOutput(body, api: exchange.api, rules: outputRules, canary: canary, trace: exchange.trace)
+        }
         let restore = exchange.trace.snapshot.restore
         if !restore.isEmpty { body = Self.restore(body, restore) }
+        return body
+    }
+
+    private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) async -> Response {
+        guard let body = finalBody(completed, chat: chat, exchange: exchange) else {
+            return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
+        }
         noteResponse(body, exchange)
         var response = HTTPResponses.json(body, requestID: exchange.requestID)
         let snapshot = exchange.trace.snapshot
@@ -76,6 +102,38 @@ extension Gateway {
         let cost = await complete(exchange, status: 200, usage: completed.usage)
         decorate(&response, exchange, cost: cost)
         return response
+    }
+
+    /// Streams a whole answer: the same frames a streamed answer would have, sent at once.
+    private func respondWholeAsStream(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) async -> Response {
+        guard let body = finalBody(completed, chat: chat, exchange: exchange), let json = try? JSONParser.parse(body),
+            var response = exchange.api == .openAI ? OpenAIResponseCodec.decode(json) : AnthropicResponseCodec.decode(json)
+        else {
+            return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
+        }
+        response.usage = completed.usage
+        var relay = StreamRelay(
+            clientAPI: exchange.api, rawAPI: exchange.api, request: chat, estimatedInputTokens: TokenEstimator.tokens(in: chat.allText),
+            reencode: true)
+        let cost = exchange.trace.snapshot.pricing.flatMap { p in completed.usage.map { p.cost(of: $0) } }
+        let report = { (usage: Usage?) -> JSONObject in
+            var o: JSONObject = ["request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead()))]
+            if let cost { o["cost_usd"] = .number(cost.usdString) }
+            return o
+        }
+        var out = relay.frames(for: ChatStreamChunk(events: response.streamEvents), report: report)
+        var closing = relay.finish(report: report(completed.usage))
+        out.writeBuffer(&closing)
+        noteResponse(out, exchange)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[.requestID] = exchange.requestID
+        if let served = exchange.trace.snapshot.servedModel { headers[.wardenModel] = served }
+        var answer = Response(status: .ok, headers: headers, body: .init(byteBuffer: out))
+        let booked = await complete(exchange, status: 200, usage: completed.usage)
+        decorate(&answer, exchange, cost: booked)
+        return answer
     }
 
     private struct ClientGone: Error {}
@@ -92,11 +150,13 @@ extension Gateway {
         let stream = streamed.stream
         let trace = exchange.trace
         let capture = governance.audit.capturesContent
-        let outputRules = exchange.runtime.config.guardrails.output + (exchange.runtime.models[chat.model]?.config.guardrails.output ?? [])
+        let outputRules = exchange.runtime.guardrails(model: chat.model, principal: exchange.principal).output
+        let snapshot = trace.snapshot
+        let initialGuard = StreamGuard(rules: outputRules, canary: snapshot.canary, restore: snapshot.restore)
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                var guardian = outputRules.isEmpty ? nil : StreamGuard(rules: outputRules)
+                var guardian = initialGuard.isActive ? initialGuard : nil
                 var relay = StreamRelay(
                     clientAPI: exchange.api, rawAPI: streamed.rawAPI, request: chat, estimatedInputTokens: estimatedInput,
                     reencode: guardian != nil)
@@ -177,7 +237,10 @@ extension Gateway {
                 }
                 if let g = guardian {
                     if g.blocked != nil { stream.cancel() }
-                    trace.update { $0.guardrails += g.verdicts }
+                    trace.update {
+                        $0.guardrails += g.verdicts
+                        $0.guardrailTime += g.elapsed
+                    }
                 }
                 var usage = relay.usage
                 if usage == nil {
@@ -222,7 +285,9 @@ extension Gateway {
     /// Output guardrails on a complete answer: each rule's detector reads the answer's text; `block`
     /// withholds it (OpenAI `finish_reason: "content_filter"`, Anthropic `stop_reason: "refusal"`, a short
     /// notice in place of the text), `redact` replaces the spans with typed placeholders, `flag` records.
-    static func guardOutput(_ body: ByteBuffer, api: ClientAPI, rules: [GuardrailsConfiguration.Rule], trace: RequestTrace) -> ByteBuffer {
+    static func guardOutput(
+        _ body: ByteBuffer, api: ClientAPI, rules: [GuardrailsConfiguration.Rule], canary: String?, trace: RequestTrace
+    ) -> ByteBuffer {
         guard case .object(var root) = (try? JSONParser.parse(body)) else { return body }
         // Every text of the answer, by where it sits.
         var texts: [String] = []
@@ -235,15 +300,21 @@ extension Gateway {
         }
         var verdicts: [GuardrailVerdict] = []
         var blocked: GuardrailVerdict?
+        let started = ContinuousClock.now
         for rule in rules {
-            var counts: [String: Int] = [:]
-            for t in texts { for f in rule.findings(in: t) { counts[f.type, default: 0] += 1 } }
-            for (type, count) in counts.sorted(by: { $0.key < $1.key }) {
-                let v = GuardrailVerdict(detector: rule.detector.rawValue, type: type, action: rule.action.rawValue, count: count)
+            for v in rule.verdicts(texts.map { ($0, false) }, stage: "output") {
                 verdicts.append(v)
                 if rule.action == .block, blocked == nil { blocked = v }
             }
         }
+        // The system prompt's canary in the answer: the prompt leaked.
+        if let canary, blocked == nil, texts.contains(where: { $0.contains(canary) }) {
+            let v = GuardrailVerdict(detector: "canary", type: "SYSTEM_PROMPT_LEAK", action: "block", count: 1, stage: "output")
+            verdicts.append(v)
+            blocked = v
+        }
+        let elapsed = ContinuousClock.now - started
+        trace.update { $0.guardrailTime += elapsed }
         guard !verdicts.isEmpty else { return body }
         trace.update { $0.guardrails += verdicts }
         let redactRules = rules.filter { $0.action == .redact }

@@ -75,8 +75,15 @@ public final class Gateway: Sendable {
         let snapshot = exchange.trace.snapshot
         let cost: NanoDollars? = usage.flatMap { u in snapshot.pricing?.cost(of: u) }
         if let reservation = snapshot.reservation {
-            let spends = await governance.ledger.settle(reservation, actual: cost ?? 0)
-            governance.alerts.observe(spends, runtime: exchange.runtime)
+            // The cost is booked against the reservations in turn, each up to its amount, the last taking the rest.
+            let all = [reservation] + snapshot.extraReservations
+            var left = cost ?? 0
+            for (i, r) in all.enumerated() {
+                let share = i == all.count - 1 ? left : min(left, r.amount)
+                left -= share
+                let spends = await governance.ledger.settle(r, actual: share)
+                governance.alerts.observe(spends, runtime: exchange.runtime)
+            }
         }
         if let admission = snapshot.rateLimit { governance.limiter.correct(admission, actualTokens: usage?.totalTokens ?? 0) }
         // Requests refused before reaching a model (bad model, denied, over budget) are not spend.
@@ -122,12 +129,9 @@ public final class Gateway: Sendable {
         if let cost { fields["cost_usd"] = .string(cost.usdString) }
         if let digest = snapshot.promptDigest { fields["prompt_sha256"] = .string(AuditVerifier.hex(digest)) }
         if let digest = snapshot.responseDigest { fields["response_sha256"] = .string(AuditVerifier.hex(digest)) }
-        if !snapshot.guardrails.isEmpty {
-            fields["guardrails"] = .array(
-                snapshot.guardrails.map {
-                    ["detector": .string($0.detector), "type": .string($0.type), "action": .string($0.action), "count": .int($0.count)]
-                })
-        }
+        if !snapshot.guardrails.isEmpty { fields["guardrails"] = .array(snapshot.guardrails.map(\.json)) }
+        if snapshot.guardrailTime > .zero { fields["guardrails_ms"] = .number(formatMilliseconds(snapshot.guardrailTime)) }
+        if !snapshot.toolCalls.isEmpty { fields["tool_calls"] = .array(snapshot.toolCalls) }
         if let policy = snapshot.policy {
             var o: JSONObject = [
                 "decision": .string(policy.decision.allowed ? "allow" : "deny"),
@@ -178,8 +182,10 @@ public final class Gateway: Sendable {
         }
         var response = HTTPResponses.error(error, api: exchange.api, requestID: exchange.requestID)
         noteResponse(error.body(for: exchange.api).jsonBuffer, exchange)
-        await complete(exchange, status: error.status, error: error)
-        decorate(&response, exchange, cost: nil)
+        // A stage that used the model before failing (a structured-output retry) leaves the usage to book.
+        let usage = exchange.trace.snapshot.usage
+        let cost = await complete(exchange, status: error.status, error: error, usage: usage)
+        decorate(&response, exchange, cost: cost)
         return response
     }
 
@@ -191,11 +197,14 @@ public final class Gateway: Sendable {
         if !verdicts.isEmpty {
             // detector=action per detector (the strongest action), e.g. `pii=redact;secrets=flag`.
             var byDetector: [String: String] = [:]
-            let rank = ["flag": 0, "redact": 1, "block": 2]
+            let rank = ["flag": 0, "redact": 1, "require_approval": 2, "block": 3]
             for v in verdicts where (rank[v.action] ?? 0) >= (rank[byDetector[v.detector] ?? ""] ?? -1) { byDetector[v.detector] = v.action }
             response.headers[.wardenGuardrails] = byDetector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
         }
-        if let status = exchange.trace.snapshot.rateLimit?.status {
+        let snapshot = exchange.trace.snapshot
+        if !snapshot.approvals.isEmpty { response.headers[.wardenApproval] = snapshot.approvals.joined(separator: ",") }
+        if snapshot.guardrailTime > .zero { response.headers[.wardenGuardrailsTime] = formatMilliseconds(snapshot.guardrailTime) }
+        if let status = snapshot.rateLimit?.status {
             for (name, value) in status.headers {
                 if let field = HTTPField.Name(name) { response.headers[field] = value }
             }

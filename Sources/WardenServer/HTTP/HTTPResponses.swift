@@ -12,6 +12,10 @@ extension HTTPField.Name {
     static let wardenAttempts = HTTPField.Name("x-warden-attempts")!
     static let xForwardedFor = HTTPField.Name("x-forwarded-for")!
     static let wardenGuardrails = HTTPField.Name("x-warden-guardrails")!
+    static let wardenGuardrailsTime = HTTPField.Name("x-warden-guardrails-ms")!
+    static let wardenApproval = HTTPField.Name("x-warden-approval")!
+    static let wardenAgent = HTTPField.Name("x-warden-agent")!
+    static let wardenSession = HTTPField.Name("x-warden-session")!
     static let anthropicVersion = HTTPField.Name("anthropic-version")!
     static let anthropicBeta = HTTPField.Name("anthropic-beta")!
     static let apiKey = HTTPField.Name("x-api-key")!

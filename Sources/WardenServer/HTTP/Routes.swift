@@ -53,6 +53,12 @@ extension Gateway {
         router.post("/v1/embeddings") { request, context in
             await self.embeddings(request, context: context)
         }
+        router.post("/v1/actions/authorize") { request, context in
+            await self.authorizeAction(request, context: context)
+        }
+        router.get("/v1/actions/approvals/:id") { request, context in
+            await self.approvalStatus(request, context: context, id: context.parameters.get("id") ?? "")
+        }
         router.get("/v1/models") { request, context in
             await self.models(request, context: context)
         }

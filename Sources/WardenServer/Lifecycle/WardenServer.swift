@@ -166,16 +166,14 @@ public enum WardenServer {
                         "warden.policies.mode": "\(config.policiesMode.rawValue)",
                     ])
             }
-            let outputRules = config.guardrails.output + config.models.flatMap(\.config.guardrails.output)
-            if outputRules.contains(where: { $0.action == .redact }) {
-                logger.warning("output redact rules apply to complete answers only; streamed answers get block and flag")
-            }
             let policyCheck = PolicyCheck(engine: policyEngine, identity: governance.identity)
             let gateway = Gateway(
                 holder: holder, health: health,
                 pipeline: ChatPipeline(stages: [
-                    ModelAccessStage(), GuardrailStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
-                    BudgetStage(governance: governance), UpstreamStage(health: health),
+                    ModelAccessStage(),
+                    ToolCallStage(tools: ToolGuard(check: policyCheck), desk: ApprovalDesk(store: governance.store, audit: governance.audit)),
+                    GuardrailStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
+                    BudgetStage(governance: governance), StructuredOutputStage(governance: governance), UpstreamStage(health: health),
                 ]),
                 connections: connections, governance: governance, policies: policyCheck, accessLog: sink, logger: logger)
 
@@ -213,11 +211,13 @@ public enum WardenServer {
                 logger: logger)
 
             var groupConfiguration = ServiceGroupConfiguration(
+                // Services shut down in reverse order: the transport after governance, whose last audit
+                // checkpoint may still be published to a webhook.
                 services: [
                     .init(service: LogFlushService(sink: sink)),
+                    .init(service: TransportService(transport: transport)),
                 ] + governance.services.map { .init(service: $0) } + [
                     .init(service: PolicyWatchService(engine: policyEngine)),
-                    .init(service: TransportService(transport: transport)),
                     .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: app),
                 ],

@@ -45,6 +45,12 @@ public struct AccessLogEntry: Sendable {
             if t.isFallback { b.writeStaticString(",\"fallback\":true") }
             milliseconds("upstream_ms", t.upstream, &b)
             if t.backoff > .zero { milliseconds("backoff_ms", t.backoff, &b) }
+            if !t.guardrails.isEmpty {
+                // `detector/type=action` per verdict (never the matched text).
+                field("guardrails", t.guardrails.map { "\($0.detector)/\($0.type)=\($0.action)" }.joined(separator: ","), &b)
+                milliseconds("guardrails_ms", t.guardrailTime, &b)
+            }
+            if !t.approvals.isEmpty { field("approvals", t.approvals.joined(separator: ","), &b) }
         }
         if stream { b.writeStaticString(",\"stream\":true") }
         number("status", status, &b)

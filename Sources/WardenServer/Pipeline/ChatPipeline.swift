@@ -16,6 +16,11 @@ public struct GatewayContext: Sendable {
     public let runtime: GatewayRuntime
     /// The client's address (the peer, or the first untrusted `X-Forwarded-For` hop behind `trusted_proxies`).
     public var clientIP: String? = nil
+    /// `x-warden-approval`: the id of an approved tool call this request redeems.
+    public var approvalID: String? = nil
+    /// `x-warden-agent` and `x-warden-session`: who acts, for tool-call policies and approvals.
+    public var agent: String? = nil
+    public var session: String? = nil
 }
 
 /// A complete chat answer on its way back to the client: either an upstream's own bytes (sent unchanged

@@ -38,6 +38,16 @@ public final class RequestTrace: Sendable {
         public var guardrails: [GuardrailVerdict] = []
         public var piiTypes: Set<String>?
         public var restore: [String: String] = [:]
+        /// Time spent in guardrail detectors (input, output, tool calls), part of the overhead.
+        public var guardrailTime: Duration = .zero
+        /// The canary token put into the system prompt (`guardrails.canary`).
+        public var canary: String?
+        /// Tool calls held for approval by this request (their ids, for `x-warden-approval`).
+        public var approvals: [String] = []
+        /// Tool-call decisions, for the audit record.
+        public var toolCalls: [JSONValue] = []
+        /// Further budget reservations (a structured-output retry), settled with the main one.
+        public var extraReservations: [Reservation] = []
     }
 
     private let state = Mutex(Snapshot())

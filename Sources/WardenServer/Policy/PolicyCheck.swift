@@ -100,6 +100,11 @@ struct PolicyCheck {
 
     /// The request's entities, from what the identity snapshot and the runtime built ahead.
     func entities(principal: Principal, models: [String], runtime: GatewayRuntime) -> EntityStore {
+        // Uids are distinct by construction.
+        (try? EntityStore(entityList(principal: principal, models: models, runtime: runtime))) ?? .empty
+    }
+
+    func entityList(principal: Principal, models: [String], runtime: GatewayRuntime) -> [Entity] {
         let snapshot = identity.snapshot
         var list = [
             snapshot.authenticator.entity(forKeyID: principal.keyID) ?? PolicyEntities.key(principal),
@@ -108,8 +113,7 @@ struct PolicyCheck {
         for name in models {
             if let entity = runtime.policyModels[name] { list.append(entity) }
         }
-        // Uids are distinct by construction.
-        return (try? EntityStore(list)) ?? .empty
+        return list
     }
 
     /// Whether `principal` may use `model` for `action` (for listing models); true without policies.

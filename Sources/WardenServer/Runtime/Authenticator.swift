@@ -18,6 +18,8 @@ public struct Principal: Sendable, Equatable {
     /// The key's labels, for policies.
     public var tags: [String]
     public var metadata: [String: String]
+    /// The key's and its team's own guardrails, added to the global and the model's.
+    public var guardrails: GuardrailsConfiguration?
 
     public init(
         keyID: String, keyName: String, team: String, allowedModels: Set<String>? = nil, expiresAt: Int64? = nil,
@@ -50,19 +52,31 @@ public struct Authenticator: Sendable {
     public func entity(forKeyID id: String) -> Entity? { entitiesByKeyID[id] }
 
     /// Builds the table from stored keys and the config's static keys (already resolved to their values).
-    public init(stored: [StoredKey], staticKeys: [(config: StaticKeyConfiguration, value: String)]) {
+    public init(
+        stored: [StoredKey], staticKeys: [(config: StaticKeyConfiguration, value: String)], teams: [String: TeamRecord] = [:]
+    ) {
         var table: [KeyDigest: Principal] = [:]
+        // Stored guardrails were validated when they were set; one that no longer decodes is skipped.
+        func combined(_ own: GuardrailsConfiguration?, team: String) -> GuardrailsConfiguration? {
+            let teamRules = teams[team]?.guardrails.flatMap { try? GuardrailsConfiguration.parse(json: $0) }
+            guard let own else { return teamRules }
+            return own.adding(teamRules)
+        }
         for k in stored where k.revokedAt == nil {
             guard let digest = KeyDigest(hex: k.hash) else { continue }
-            table[digest] = Principal(
+            var p = Principal(
                 keyID: k.id, keyName: k.name, team: k.team, allowedModels: k.models.map(Set.init), expiresAt: k.expiresAt,
                 budget: k.budget, rpm: k.rpm, tpm: k.tpm, tags: k.tags, metadata: k.metadata)
+            p.guardrails = combined(k.guardrails.flatMap { try? GuardrailsConfiguration.parse(json: $0) }, team: k.team)
+            table[digest] = p
         }
         for (config, value) in staticKeys {
-            table[KeyMaterial.digest(value)] = Principal(
+            var p = Principal(
                 keyID: "static:\(config.name)", keyName: config.name, team: config.team,
                 allowedModels: config.models.map(Set.init), budget: config.budget, rpm: config.rpm, tpm: config.tpm,
                 tags: config.tags, metadata: config.metadata)
+            p.guardrails = combined(config.guardrails, team: config.team)
+            table[KeyMaterial.digest(value)] = p
         }
         self.principalsByHash = table
         var entities: [String: Entity] = [:]
