@@ -32,7 +32,7 @@ struct Warden: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, DemoCommand.self, DoctorCommand.self, TeamsCommand.self, KeysCommand.self, SpendCommand.self,
-            AuditCommand.self, PolicyCommand.self, GuardCommand.self, MockUpstreamCommand.self,
+            AuditCommand.self, ApprovalsCommand.self, PolicyCommand.self, GuardCommand.self, MockUpstreamCommand.self,
         ])
 }
 

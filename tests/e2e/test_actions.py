@@ -66,7 +66,7 @@ def test_an_irreversible_tool_call_waits_for_approval_and_goes_through_once_appr
     status = tooled.request("GET", f"/v1/actions/approvals/{approval}").json()
     assert status["status"] == "pending" and status["arguments"] == {"amount": 250} and status["tool"] == "send_payment"
 
-    pending = admin(tooled, "GET", "/admin/approvals?status=pending").json()["approvals"]
+    pending = admin(tooled, "GET", "/admin/approvals?status=pending").json()["data"]
     assert [a["id"] for a in pending] == [approval]
     decided = admin(tooled, "POST", f"/admin/approvals/{approval}/approve", {"note": "invoice checked"})
     assert decided.status == 200 and decided.json()["status"] == "approved" and decided.json()["decided_by"] == "admin_api"
@@ -277,3 +277,18 @@ def test_tool_results_are_judged_with_their_own_threshold(mock, start_warden, tm
             {"role": "user", "content": "summarise the page"},
             {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "fetch", "input": {}}]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": attack}]}])
+
+
+def test_the_cli_lists_and_decides_approvals_on_the_store(tooled):
+    from test_governance import cli
+    pending = tooled.request("POST", "/v1/actions/authorize", {"tool": "send_payment", "arguments": {"amount": 7}}).json()
+    listed = json.loads(cli("approvals", "list", "--status", "pending", "--json", "--config", str(tooled.config_path),
+                            cwd=tooled.workdir).stdout)
+    assert [a["id"] for a in listed["data"]] == [pending["approval_id"]]
+    table = cli("approvals", "list", "--config", str(tooled.config_path), cwd=tooled.workdir).stdout
+    assert pending["approval_id"] in table and "send_payment" in table
+    cli("approvals", "approve", pending["approval_id"], "--note", "ok", "--config", str(tooled.config_path), cwd=tooled.workdir)
+    status = tooled.request("GET", f"/v1/actions/approvals/{pending['approval_id']}").json()
+    assert status["status"] == "approved" and status["decided_by"].startswith("cli:") and status["note"] == "ok"
+    again = cli("approvals", "reject", pending["approval_id"], "--config", str(tooled.config_path), cwd=tooled.workdir, check=False)
+    assert again.returncode == 1 and "already approved" in again.stderr

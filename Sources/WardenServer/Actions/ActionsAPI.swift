@@ -94,7 +94,7 @@ extension Gateway {
 
 extension AdminOperations {
     /// `GET /admin/approvals?status=pending|approved|rejected|expired` (all when absent), newest first.
-    func approvals(status: String?, limit: String?) async throws -> JSONObject {
+    public func approvals(status: String?, limit: String?) async throws -> JSONObject {
         var filter: ApprovalRecord.Status?
         if let status {
             guard let s = ApprovalRecord.Status(rawValue: status) else {
@@ -106,11 +106,11 @@ extension AdminOperations {
         guard (1...1000).contains(n) else { throw GatewayError.invalidValue("limit", "'limit' is between 1 and 1000.") }
         let now = WallClock.unixMilliseconds()
         let list = try await service.store.approvals(status: filter, now: now, limit: n)
-        return ["approvals": .array(list.map { .object(ApprovalDesk.json($0, now: now)) })]
+        return ["data": .array(list.map { .object(ApprovalDesk.json($0, now: now)) })]
     }
 
     /// `POST /admin/approvals/{id}/approve` and `/reject`, with an optional `{"note": "…"}`.
-    func decideApproval(_ id: String, approve: Bool, _ body: JSONValue?) async throws -> JSONObject {
+    public func decideApproval(_ id: String, approve: Bool, _ body: JSONValue?) async throws -> JSONObject {
         var note: String?
         if let body {
             let f = try JSONFields(body, path: "")

@@ -17,6 +17,8 @@ public struct GuardrailVerdict: Sendable, Equatable {
     public var score: Double = 1
     /// Where the findings are: `text index:start-end` in Unicode scalars (at most 8).
     public var spans: [String] = []
+    /// How long the detector took on the texts it read.
+    public var elapsed: Duration = .zero
 
     public init(detector: String, type: String, action: String, count: Int, stage: String = "input", score: Double = 1, spans: [String] = []) {
         self.detector = detector
@@ -34,6 +36,7 @@ public struct GuardrailVerdict: Sendable, Equatable {
             "score": .double((score * 1000).rounded() / 1000),
         ]
         if !spans.isEmpty { o["spans"] = .array(spans.map { .string($0) }) }
+        if elapsed > .zero { o["ms"] = .number(formatMilliseconds(elapsed)) }
         return .object(o)
     }
 }
@@ -108,6 +111,7 @@ extension GuardrailsConfiguration.Rule {
 
     /// The verdicts of this rule on `texts` (one per finding type), or none.
     func verdicts(_ texts: [(text: String, fromTool: Bool)], stage: String) -> [GuardrailVerdict] {
+        let started = ContinuousClock.now
         var byType: [String: GuardrailVerdict] = [:]
         for (i, t) in texts.enumerated() {
             for f in findings(in: t.text, fromTool: t.fromTool) {
@@ -118,7 +122,12 @@ extension GuardrailsConfiguration.Rule {
                 byType[f.type] = v
             }
         }
-        return byType.values.sorted { $0.type < $1.type }
+        let elapsed = ContinuousClock.now - started
+        return byType.values.sorted { $0.type < $1.type }.map {
+            var v = $0
+            v.elapsed = elapsed
+            return v
+        }
     }
 }
 
@@ -269,16 +278,18 @@ enum LlamaGuard {
                     switch outcome {
                     case .some(let categories):
                         return categories.map {
-                            GuardrailVerdict(detector: "llama_guard", type: $0, action: rule.action.rawValue, count: 1, spans: [])
+                            var v = GuardrailVerdict(detector: "llama_guard", type: $0, action: rule.action.rawValue, count: 1)
+                            v.elapsed = ContinuousClock.now - started
+                            return v
                         }
                     case .none:
                         context.logger.warning(
                             "llama_guard did not answer in time or unreadably",
                             metadata: ["warden.guardrail.model": "\(rule.model ?? "")", "warden.guardrail.elapsed": "\(ContinuousClock.now - started)", "request_id": "\(context.requestID)"])
-                        return [
-                            GuardrailVerdict(
-                                detector: "llama_guard", type: "TIMEOUT", action: rule.onTimeout == .block ? "block" : "flag", count: 1, score: 0)
-                        ]
+                        var v = GuardrailVerdict(
+                            detector: "llama_guard", type: "TIMEOUT", action: rule.onTimeout == .block ? "block" : "flag", count: 1, score: 0)
+                        v.elapsed = ContinuousClock.now - started
+                        return [v]
                     }
                 }
             }
