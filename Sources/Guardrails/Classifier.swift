@@ -13,6 +13,8 @@ public struct TextClassifier: Sendable {
     public var threshold: Double
 
     static let maxScalars = 4000
+    /// 1 + ln n for small counts (most features occur once or twice).
+    static let sublinear: [Double] = (0..<256).map { $0 == 0 ? 0 : 1 + log(Double($0)) }
 
     public struct LoadError: Error, CustomStringConvertible {
         public var description: String
@@ -45,9 +47,15 @@ public struct TextClassifier: Sendable {
         // Feature counts in a small open-addressing table (bucket + 1 as the key, 0 = empty): much cheaper
         // than a Dictionary for the thousands of grams of a long prompt.
         var capacity = 64
-        while capacity < 4 * min(text.unicodeScalars.count + 16, 2 * Self.maxScalars + 16) { capacity <<= 1 }
-        var keys = [UInt32](repeating: 0, count: capacity)
-        var values = [UInt16](repeating: 0, count: capacity)
+        while capacity < 4 * min(text.utf8.count + 16, 2 * Self.maxScalars + 16) { capacity <<= 1 }
+        let keys = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: capacity)
+        let values = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: capacity)
+        keys.initialize(repeating: 0)
+        values.initialize(repeating: 0)
+        defer {
+            keys.deallocate()
+            values.deallocate()
+        }
         let mask = capacity - 1
         @inline(__always) func add(_ bucket: UInt32) {
             let key = bucket &+ 1
@@ -65,42 +73,60 @@ public struct TextClassifier: Sendable {
                 slot = (slot + 1) & mask
             }
         }
-        let normalised = Self.normalise(text)
-        for (prefix, variant) in [("", normalised), ("l", Self.deleet(normalised))] {
-            let words = Self.words(variant)
-            for (i, w) in words.enumerated() {
-                add(Self.fnv1a(prefix + "w:" + w) % buckets)
-                if i + 1 < words.count {
-                    let pair: String = prefix + "b:" + w + " " + words[i + 1]
-                    add(Self.fnv1a(pair) % buckets)
-                }
-            }
-            // Character 4-grams: FNV-1a over the UTF-8 bytes of prefix + "c:" + gram, without allocating:
-            // the prefix's state is computed once, and each gram's bytes are a slice of the text's UTF-8.
-            let utf8 = Array(variant.utf8)
-            var offsets: [Int] = []
+        let normalised = Self.normalisedUTF8(text)
+        for (prefix, utf8) in [("", normalised), ("l", Self.deleet(normalised))] {
+            // Everything is hashed straight from the text's UTF-8 bytes, without building strings: FNV-1a
+            // over prefix + "w:" + word, prefix + "b:" + word + " " + next word, prefix + "c:" + 4 scalars.
+            var offsets: [Int] = []  // where each scalar starts, and the end
             offsets.reserveCapacity(utf8.count + 1)
-            for (i, b) in utf8.enumerated() where b & 0xC0 != 0x80 { offsets.append(i) }
+            var words: [Range<Int>] = []  // byte ranges of maximal runs of letters and numbers
+            var wordStart: Int?
+            var position = 0
+            while position < utf8.count {
+                let (scalar, width) = Self.decode(utf8, at: position)
+                offsets.append(position)
+                if Self.isAlnum(scalar) {
+                    if wordStart == nil { wordStart = position }
+                } else if let start = wordStart {
+                    words.append(start..<position)
+                    wordStart = nil
+                }
+                position += width
+            }
+            if let start = wordStart { words.append(start..<position) }
             offsets.append(utf8.count)
-            let scalarCount = offsets.count - 1
-            if scalarCount >= 4 {
-                let seed = Self.fnv1a(bytes: Array((prefix + "c:").utf8))
-                utf8.withUnsafeBufferPointer { bytes in
-                    for i in 0...(scalarCount - 4) {
-                        var h = seed
-                        for j in offsets[i]..<offsets[i + 4] {
-                            h ^= UInt32(bytes[j])
-                            h = h &* 0x0100_0193
-                        }
-                        add(h % buckets)
+            let wordSeed = Self.fnv1a(bytes: Array((prefix + "w:").utf8))
+            let pairSeed = Self.fnv1a(bytes: Array((prefix + "b:").utf8))
+            let gramSeed = Self.fnv1a(bytes: Array((prefix + "c:").utf8))
+            utf8.withUnsafeBufferPointer { bytes in
+                @inline(__always) func hash(_ seed: UInt32, _ range: Range<Int>) -> UInt32 {
+                    var h = seed
+                    for j in range {
+                        h ^= UInt32(bytes[j])
+                        h = h &* 0x0100_0193
                     }
+                    return h
+                }
+                for (i, w) in words.enumerated() {
+                    add(hash(wordSeed, w) % buckets)
+                    if i + 1 < words.count {
+                        var h = hash(pairSeed, w)
+                        h ^= 0x20
+                        h = h &* 0x0100_0193
+                        add(hash(h, words[i + 1]) % buckets)
+                    }
+                }
+                let scalarCount = offsets.count - 1
+                if scalarCount >= 4 {
+                    for i in 0...(scalarCount - 4) { add(hash(gramSeed, offsets[i]..<offsets[i + 4]) % buckets) }
                 }
             }
         }
         var norm: Double = 0
         var dot: Double = 0
         for slot in 0..<capacity where keys[slot] != 0 {
-            let v = 1 + log(Double(values[slot]))
+            let n = Int(values[slot])
+            let v = n < Self.sublinear.count ? Self.sublinear[n] : 1 + log(Double(n))
             norm += v * v
             dot += v * Double(weights[Int(keys[slot] - 1)]) * Double(scale)
         }
@@ -120,10 +146,13 @@ public struct TextClassifier: Sendable {
         return c.properties.isWhitespace
     }
 
-    static func normalise(_ text: String) -> String {
-        // NFKC leaves ASCII unchanged: skip it for ASCII text.
-        let lowered = text.utf8.allSatisfy { $0 < 0x80 } ? text.lowercased() : text.precomposedStringWithCompatibilityMapping.lowercased()
-        var out = String.UnicodeScalarView()
+    /// The normalised text (see the script): NFKC (non-ASCII text only: it leaves ASCII unchanged),
+    /// lowercase, no zero-width characters, whitespace runs collapsed to one space, at most
+    /// `maxScalars` scalars — as UTF-8 bytes.
+    static func normalisedUTF8(_ text: String) -> [UInt8] {
+        let lowered = needsNFKC(text) ? text.precomposedStringWithCompatibilityMapping.lowercased() : text.lowercased()
+        var out: [UInt8] = []
+        out.reserveCapacity(min(lowered.utf8.count, 4 * maxScalars))
         var pendingSpace = false
         var count = 0
         for c in lowered.unicodeScalars where !zeroWidth.contains(c.value) {
@@ -133,23 +162,72 @@ public struct TextClassifier: Sendable {
             }
             if pendingSpace {
                 guard count < maxScalars else { break }
-                out.append(" ")
+                out.append(0x20)
                 count += 1
                 pendingSpace = false
             }
             guard count < maxScalars else { break }
-            out.append(c)
+            if c.value < 0x80 { out.append(UInt8(c.value)) } else { out.append(contentsOf: c.utf8) }
             count += 1
         }
-        return String(out)
+        return out
     }
 
-    static let leet: [Unicode.Scalar: Unicode.Scalar] = ["0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"]
+    /// Whether NFKC could change `text` (Foundation's NFKC is slow; most text does not need it): ASCII
+    /// never changes; a scalar with a compatibility mapping changes when NFKC-case-folded (as do
+    /// uppercase letters, which costs only time); combining marks and conjoining jamo may compose.
+    static func needsNFKC(_ text: String) -> Bool {
+        for b in text.utf8 where b >= 0x80 {
+            for c in text.unicodeScalars where c.value >= 0x80 {
+                let p = c.properties
+                if p.changesWhenNFKCCaseFolded || (0x1100...0x11FF).contains(c.value) { return true }
+                switch p.generalCategory {
+                case .nonspacingMark, .spacingMark, .enclosingMark: return true
+                default: continue
+                }
+            }
+            return false
+        }
+        return false
+    }
 
-    static func deleet(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
-        for c in text.unicodeScalars { out.append(leet[c] ?? c) }
-        return String(out)
+    static func normalise(_ text: String) -> String { String(decoding: normalisedUTF8(text), as: UTF8.self) }
+
+    /// The de-leeted copy: 0→o 1→i 3→e 4→a 5→s 7→t @→a $→s (ASCII bytes never occur inside a multi-byte sequence).
+    static func deleet(_ utf8: [UInt8]) -> [UInt8] {
+        utf8.map { b in
+            switch b {
+            case 0x30: 0x6F  // 0 → o
+            case 0x31: 0x69  // 1 → i
+            case 0x33: 0x65  // 3 → e
+            case 0x34, 0x40: 0x61  // 4, @ → a
+            case 0x35, 0x24: 0x73  // 5, $ → s
+            case 0x37: 0x74  // 7 → t
+            default: b
+            }
+        }
+    }
+
+    static func deleet(_ text: String) -> String { String(decoding: deleet(Array(text.utf8)), as: UTF8.self) }
+
+    /// The scalar starting at `i` of valid UTF-8, and its width in bytes.
+    @inline(__always) static func decode(_ b: [UInt8], at i: Int) -> (Unicode.Scalar, Int) {
+        let lead = UInt32(b[i])
+        if lead < 0x80 { return (Unicode.Scalar(UInt8(lead)), 1) }
+        var value: UInt32
+        let width: Int
+        if lead < 0xE0 {
+            value = lead & 0x1F
+            width = 2
+        } else if lead < 0xF0 {
+            value = lead & 0x0F
+            width = 3
+        } else {
+            value = lead & 0x07
+            width = 4
+        }
+        for k in 1..<width { value = value << 6 | (UInt32(b[i + k]) & 0x3F) }
+        return (Unicode.Scalar(value) ?? " ", width)
     }
 
     /// Python's `str.isalnum()` per code point: letters and numbers.
@@ -164,23 +242,6 @@ public struct TextClassifier: Sendable {
         default: return false
         }
     }
-
-    static func words(_ text: String) -> [String] {
-        var out: [String] = []
-        var current = String.UnicodeScalarView()
-        for c in text.unicodeScalars {
-            if isAlnum(c) {
-                current.append(c)
-            } else if !current.isEmpty {
-                out.append(String(current))
-                current = String.UnicodeScalarView()
-            }
-        }
-        if !current.isEmpty { out.append(String(current)) }
-        return out
-    }
-
-    static func fnv1a(_ s: String) -> UInt32 { fnv1a(bytes: Array(s.utf8)) }
 
     @inline(__always) static func fnv1a(bytes: [UInt8], seed: UInt32 = 0x811C_9DC5) -> UInt32 {
         var h = seed

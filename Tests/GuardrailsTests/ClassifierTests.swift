@@ -28,4 +28,14 @@ struct ClassifierTests {
         #expect(TextClassifier.normalise("Ｉｇｎｏｒｅ") == "ignore")
         #expect(TextClassifier.deleet("1gn0r3 4ll") == "ignore all")
     }
+
+    @Test(
+        "NFKC is skipped only for text it would not change",
+        arguments: ["plain ascii", "café déjà vu", "cafe\u{301}", "ﬁle", "Ｉｇｎｏｒｅ", "ÉCOLE", "한국어", "\u{1112}\u{1161}\u{11AB}", "①", "x²", "Ω", "ｶﾀｶﾅ", "ǅ"])
+    func nfkcShortcut(_ text: String) {
+        if !TextClassifier.needsNFKC(text) {
+            #expect(text.precomposedStringWithCompatibilityMapping == text, "\(text)")
+        }
+        #expect(TextClassifier.normalise(text) == String(text.precomposedStringWithCompatibilityMapping.lowercased().prefix(4000)))
+    }
 }
