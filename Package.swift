@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "Guardrails",
             dependencies: ["WardenCore"],
-            resources: [.copy("Resources/injection.bin"), .copy("Resources/harmful.bin")],
+            resources: [.copy("Resources/injection.bin"), .copy("Resources/harmful.bin"), .copy("Resources/names")],
             swiftSettings: swiftSettings
         ),
         // Persistent stores: SQLite for one machine, PostgreSQL for many replicas, behind one SQL interface.

@@ -3,11 +3,16 @@
 writes their weights to Sources/Guardrails/Resources/{injection,harmful}.bin.
 
 Features (the Swift side computes exactly the same, see Sources/Guardrails/Classifier.swift):
-normalise (NFKC, lowercase, drop zero-width characters, collapse whitespace, and a de-leeted copy where
-0→o 1→i 3→e 4→a 5→s 7→t @→a $→s), then word unigrams and bigrams and character 4-grams of both copies,
-each hashed with FNV-1a (32-bit) into 2^18 buckets, sublinear term frequency (1 + ln n), L2-normalised.
-Model: L2-regularised logistic regression. Weights are stored as int8 with one scale (little-endian:
-magic "WGC1", u32 buckets, f32 scale, f32 bias, f32 threshold, then the int8 weights).
+normalise (NFKC, lowercase, drop zero-width characters, collapse whitespace; a text over 1,400 scalars
+keeps its first 1,000 and last 400, joined by a space — jailbreak suffixes sit at the end), and a
+de-leeted copy where 0→o 1→i 3→e 4→a 5→s 7→t @→a $→s; word unigrams and bigrams and character 4-grams
+of both copies, plus structural tokens of the normalised text (length, punctuation and bracket ratios,
+of the whole and of its tail, words mixing letters and symbols, non-ASCII letters, the longest word, a
+base64-like run), each hashed with FNV-1a (32-bit) into 2^18 buckets, sublinear term frequency
+(1 + ln n), L2-normalised. Model: L2-regularised logistic regression (C = 32, balanced classes).
+Weights are stored as int8 with one scale (little-endian: magic "WGC1", u32 buckets, f32 scale,
+f32 bias, f32 threshold, then the int8 weights). Holdout numbers: a random 25 % split, and a grouped
+one that keeps near-duplicates and each source's families on one side (closer to a held-out set).
 
     python3 -m venv /tmp/gv && /tmp/gv/bin/pip install scikit-learn
     /tmp/gv/bin/python scripts/train-classifiers.py            # train on all dev rows, write the weights
@@ -25,13 +30,51 @@ DATA = ROOT.parent / "shared/data/guardrails"
 BUCKETS = 1 << 18
 ZERO_WIDTH = {0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, 0x00AD}
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-MAX_CHARS = 4000
+HEAD, TAIL = 1000, 400
+RAW_CAP = 20000  # longer raw texts keep their first and last 10,000 scalars before normalisation
+BRACKETS = set("[]{}()<>\\|`^~")
 
 
 def normalise(text: str) -> str:
+    if len(text) > RAW_CAP:
+        text = text[:RAW_CAP // 2] + " " + text[-(RAW_CAP // 2):]
     t = unicodedata.normalize("NFKC", text).lower()
     t = "".join(c for c in t if ord(c) not in ZERO_WIDTH)
-    return " ".join(t.split())[:MAX_CHARS]
+    t = " ".join(t.split())
+    if len(t) > HEAD + TAIL:
+        t = t[:HEAD] + " " + t[-TAIL:]
+    return t
+
+
+def structural(t: str) -> list:
+    """Pseudo-tokens describing the text's shape (the same arithmetic as Swift's, in doubles)."""
+    out = []
+    L = len(t)
+    out.append("s:len:%d" % ((L + 1).bit_length() - 1))
+    nonspace = [c for c in t if c != " "]
+    N = max(1, len(nonspace))
+    punct = sum(1 for c in nonspace if not c.isalnum())
+    out.append("s:pr:%d" % min(10, int(20 * punct / N)))
+    if L > 200:
+        tail = t[-160:]
+        tn = [c for c in tail if c != " "]
+        tp = sum(1 for c in tn if not c.isalnum()) / max(1, len(tn))
+        out.append("s:tpr:%d" % min(10, int(20 * tp)))
+        out.append("s:tbr:%d" % min(8, sum(1 for c in tail if c in BRACKETS)))
+    out.append("s:br:%d" % min(10, int(sum(1 for c in t if c in BRACKETS) * 100 / max(1, L))))
+    ws = t.split(" ")
+    mixed = sum(1 for w in ws if any(c.isalnum() for c in w) and sum(1 for c in w if not c.isalnum()) >= 2)
+    out.append("s:mix:%d" % min(10, int(20 * mixed / max(1, len(ws)))))
+    na = sum(1 for c in nonspace if c.isalpha() and ord(c) > 127)
+    out.append("s:na:%d" % min(10, int(10 * na / N)))
+    out.append("s:lw:%d" % min(10, max((len(w) for w in ws), default=0) // 4))
+    run = 0
+    for c in t:
+        run = run + 1 if c in "abcdefghijklmnopqrstuvwxyz0123456789+/" else 0
+        if run >= 24:
+            out.append("s:b64")
+            break
+    return out
 
 
 def fnv1a(s: str) -> int:
@@ -68,6 +111,9 @@ def features(text: str) -> dict:
         for i in range(len(variant) - 3):
             k = fnv1a(prefix + "c:" + variant[i:i + 4]) % BUCKETS
             counts[k] = counts.get(k, 0) + 1
+    for token in structural(t):
+        k = fnv1a(token) % BUCKETS
+        counts[k] = counts.get(k, 0) + 1
     vec = {k: 1 + math.log(n) for k, n in counts.items()}
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1
     return {k: v / norm for k, v in vec.items()}
@@ -98,11 +144,12 @@ def train(rows, C):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--holdout", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "Sources/Guardrails/Resources"), help="where to write NAME.bin")
     args = ap.parse_args()
     sets = {"injection": "injection/injection_jailbreak.dev.jsonl", "harmful": "harmful/harmful_requests.dev.jsonl"}
     for name, path in sets.items():
         rows = [json.loads(l) for l in open(DATA / path)]
-        C = 8.0
+        C = 32.0
         if args.holdout:
             rng = random.Random(7); rng.shuffle(rows)
             cut = int(len(rows) * 0.75)
@@ -116,10 +163,10 @@ def main():
         coef = model.coef_[0].astype(np.float32)
         scale = float(np.abs(coef).max() / 127) or 1.0
         q = np.clip(np.round(coef / scale), -127, 127).astype(np.int8)
-        out = ROOT / f"Sources/Guardrails/Resources/{name}.bin"
+        out = Path(args.out) / f"{name}.bin"
         with open(out, "wb") as fh:
             fh.write(b"WGC1" + struct.pack("<Ifff", BUCKETS, scale, float(model.intercept_[0]), 0.5) + q.tobytes())
-        print(f"{name}: trained on {len(rows)} rows, wrote {out.relative_to(ROOT)} ({out.stat().st_size} bytes)")
+        print(f"{name}: trained on {len(rows)} rows, wrote {out} ({out.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":

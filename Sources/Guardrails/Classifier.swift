@@ -2,8 +2,8 @@ import Foundation
 
 /// A linear text classifier trained by `scripts/train-classifiers.py` (injection/jailbreak, harmful
 /// requests): hashed word, word-pair and character 4-gram features of the normalised text and of a
-/// de-leeted copy, sublinear term frequency, L2 norm, logistic regression. The feature extraction here
-/// must stay identical to the script's.
+/// de-leeted copy, plus structural tokens of the text's shape, sublinear term frequency, L2 norm,
+/// logistic regression. The feature extraction here must stay identical to the script's.
 public struct TextClassifier: Sendable {
     public let name: String
     let weights: [Int8]
@@ -12,7 +12,11 @@ public struct TextClassifier: Sendable {
     /// The probability at or above which a text is flagged.
     public var threshold: Double
 
-    static let maxScalars = 4000
+    /// A normalised text over `head + tail` scalars keeps its first `head` and last `tail`, joined by a space.
+    static let head = 1000
+    static let tail = 400
+    /// A raw text over `rawCap` scalars keeps its first and last `rawCap / 2` before normalisation.
+    static let rawCap = 20000
     /// 1 + ln n for small counts (most features occur once or twice).
     static let sublinear: [Double] = (0..<256).map { $0 == 0 ? 0 : 1 + log(Double($0)) }
 
@@ -47,7 +51,7 @@ public struct TextClassifier: Sendable {
         // Feature counts in a small open-addressing table (bucket + 1 as the key, 0 = empty): much cheaper
         // than a Dictionary for the thousands of grams of a long prompt.
         var capacity = 64
-        while capacity < 4 * min(text.utf8.count + 16, 2 * Self.maxScalars + 16) { capacity <<= 1 }
+        while capacity < 4 * min(text.utf8.count + 32, 2 * (Self.head + Self.tail) + 32) { capacity <<= 1 }
         let keys = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: capacity)
         let values = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: capacity)
         keys.initialize(repeating: 0)
@@ -122,6 +126,7 @@ public struct TextClassifier: Sendable {
                 }
             }
         }
+        for token in Self.structural(normalised) { add(Self.fnv1a(bytes: Array(token.utf8)) % buckets) }
         var norm: Double = 0
         var dot: Double = 0
         for slot in 0..<capacity where keys[slot] != 0 {
@@ -146,31 +151,137 @@ public struct TextClassifier: Sendable {
         return c.properties.isWhitespace
     }
 
-    /// The normalised text (see the script): NFKC (non-ASCII text only: it leaves ASCII unchanged),
-    /// lowercase, no zero-width characters, whitespace runs collapsed to one space, at most
-    /// `maxScalars` scalars — as UTF-8 bytes.
+    /// The normalised text (see the script), as UTF-8 bytes: a raw text over `rawCap` scalars cut to its
+    /// ends; NFKC (only when it could change the text), lowercase, no zero-width characters, whitespace
+    /// runs collapsed to one space; over `head + tail` scalars, the first `head` and the last `tail`
+    /// joined by a space.
     static func normalisedUTF8(_ text: String) -> [UInt8] {
+        var text = text
+        if text.utf8.count > rawCap {
+            let scalars = text.unicodeScalars
+            let count = scalars.count
+            if count > rawCap {
+                var cut = String.UnicodeScalarView()
+                cut.append(contentsOf: scalars.prefix(rawCap / 2))
+                cut.append(" ")
+                cut.append(contentsOf: scalars.suffix(rawCap / 2))
+                text = String(cut)
+            }
+        }
         let lowered = needsNFKC(text) ? text.precomposedStringWithCompatibilityMapping.lowercased() : text.lowercased()
         var out: [UInt8] = []
-        out.reserveCapacity(min(lowered.utf8.count, 4 * maxScalars))
+        out.reserveCapacity(lowered.utf8.count)
+        var starts: [Int] = []  // where each scalar of `out` starts
+        starts.reserveCapacity(lowered.utf8.count)
         var pendingSpace = false
-        var count = 0
         for c in lowered.unicodeScalars where !zeroWidth.contains(c.value) {
             if isSpace(c) {
                 pendingSpace = !out.isEmpty
                 continue
             }
             if pendingSpace {
-                guard count < maxScalars else { break }
+                starts.append(out.count)
                 out.append(0x20)
-                count += 1
                 pendingSpace = false
             }
-            guard count < maxScalars else { break }
+            starts.append(out.count)
             if c.value < 0x80 { out.append(UInt8(c.value)) } else { out.append(contentsOf: c.utf8) }
-            count += 1
+        }
+        guard starts.count > head + tail else { return out }
+        var cut = Array(out[..<starts[head]])
+        cut.append(0x20)
+        cut.append(contentsOf: out[starts[starts.count - tail]...])
+        return cut
+    }
+
+    static let brackets: Set<UInt32> = Set("[]{}()<>\\|`^~".unicodeScalars.map(\.value))
+
+    /// Pseudo-tokens describing the normalised text's shape (as the script's `structural`, with the
+    /// same arithmetic in doubles): length, punctuation and bracket ratios of the whole and of its tail,
+    /// words mixing letters and symbols, non-ASCII letters, the longest word, a base64-like run.
+    static func structural(_ utf8: [UInt8]) -> [String] {
+        var scalars: [Unicode.Scalar] = []
+        scalars.reserveCapacity(utf8.count)
+        var i = 0
+        while i < utf8.count {
+            let (c, width) = decode(utf8, at: i)
+            scalars.append(c)
+            i += width
+        }
+        let L = scalars.count
+        var out = ["s:len:\(Int.bitWidth - (L + 1).leadingZeroBitCount - 1)"]
+        var nonspace = 0
+        var punct = 0
+        var nonASCIILetters = 0
+        for c in scalars where c != " " {
+            nonspace += 1
+            if !isAlnum(c) { punct += 1 }
+            if c.value > 127, isAlpha(c) { nonASCIILetters += 1 }
+        }
+        let n = max(1, nonspace)
+        out.append("s:pr:\(min(10, Int(Double(20 * punct) / Double(n))))")
+        if L > 200 {
+            let tailScalars = scalars[(L - 160)...]
+            var tn = 0
+            var tp = 0
+            var tb = 0
+            for c in tailScalars {
+                if brackets.contains(c.value) { tb += 1 }
+                guard c != " " else { continue }
+                tn += 1
+                if !isAlnum(c) { tp += 1 }
+            }
+            out.append("s:tpr:\(min(10, Int(20 * (Double(tp) / Double(max(1, tn))))))")
+            out.append("s:tbr:\(min(8, tb))")
+        }
+        let allBrackets = scalars.reduce(0) { $0 + (brackets.contains($1.value) ? 1 : 0) }
+        out.append("s:br:\(min(10, Int(Double(allBrackets * 100) / Double(max(1, L)))))")
+        // Words as Python's `t.split(" ")`: empty pieces count.
+        var wordCount = 0
+        var mixed = 0
+        var longest = 0
+        var length = 0
+        var alnum = 0
+        var other = 0
+        func endWord() {
+            wordCount += 1
+            if alnum > 0 && other >= 2 { mixed += 1 }
+            longest = max(longest, length)
+            length = 0
+            alnum = 0
+            other = 0
+        }
+        for c in scalars {
+            if c == " " {
+                endWord()
+                continue
+            }
+            length += 1
+            if isAlnum(c) { alnum += 1 } else { other += 1 }
+        }
+        endWord()
+        out.append("s:mix:\(min(10, Int(Double(20 * mixed) / Double(max(1, wordCount)))))")
+        out.append("s:na:\(min(10, Int(Double(10 * nonASCIILetters) / Double(n))))")
+        out.append("s:lw:\(min(10, longest / 4))")
+        var run = 0
+        for c in scalars {
+            let v = c.value
+            run = (v >= 0x61 && v <= 0x7A) || (v >= 0x30 && v <= 0x39) || v == 0x2B || v == 0x2F ? run + 1 : 0
+            if run >= 24 {
+                out.append("s:b64")
+                break
+            }
         }
         return out
+    }
+
+    /// Python's `str.isalpha()` per code point: letters.
+    @inline(__always) static func isAlpha(_ c: Unicode.Scalar) -> Bool {
+        if c.value < 0x80 { return (c.value | 0x20) >= 0x61 && (c.value | 0x20) <= 0x7A }
+        switch c.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
+        default: return false
+        }
     }
 
     /// Whether NFKC could change `text` (Foundation's NFKC is slow; most text does not need it): ASCII

@@ -19,15 +19,36 @@ public struct Finding: Sendable, Equatable {
 /// Pattern detectors with validators for personal data: email addresses, phone numbers (international
 /// and national forms; weak national forms only next to a context word), credit cards (Luhn, known
 /// issuer prefixes and lengths), IBANs (country length and mod-97), US social security numbers (the
-/// SSA's validity rules) and IP addresses. Names and street addresses need a language model and are
-/// not detected.
+/// SSA's validity rules) and IP addresses. Person names and street addresses (with `ZIP_CODE` for a bare
+/// postcode after "zip code is") come from word lists and rules (`NameAddressDetector`, Names.swift):
+/// no validator backs them, so they are less precise than the validated types.
 public enum PIIDetector {
-    public static let types = ["CREDIT_CARD", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "US_SSN", "IP_ADDRESS"]
+    /// The types with a validator (checksums, issuer rules, formats): the "overall" figures of an evaluation.
+    public static let validatedTypes = ["CREDIT_CARD", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "US_SSN", "IP_ADDRESS"]
+    /// Every type `scan` can report.
+    public static let types = validatedTypes + NameAddressDetector.types
 
     public static func scan(_ text: String, types wanted: Set<String>? = nil) -> [Finding] {
         let s = Array(text.unicodeScalars)
-        var out: [Finding] = []
         func want(_ t: String) -> Bool { wanted == nil || wanted!.contains(t) }
+        var kept = validated(s, want: want)
+        // Names and addresses (rules, no validator) never remove a validated finding: an address whose last
+        // line is a phone number keeps both. One that cuts into a validated finding or lies inside it ("0343
+        // 6467 expires" after a card number) is dropped instead, whichever types were asked for.
+        if NameAddressDetector.types.contains(where: want) {
+            let guards = validatedTypes.allSatisfy(want) ? kept : validated(s, want: { _ in true })
+            for f in NameAddressDetector.scan(scalars: s) where want(f.type) {
+                let clashes = guards.contains { v in v.start < f.end && f.start < v.end && !(f.start <= v.start && v.end <= f.end) }
+                if !clashes { kept.append(f) }
+            }
+            kept.sort { ($0.start, -$0.end) < ($1.start, -$1.end) }
+        }
+        return kept
+    }
+
+    /// The validated types' findings, without those inside another.
+    static func validated(_ s: [Unicode.Scalar], want: (String) -> Bool) -> [Finding] {
+        var out: [Finding] = []
         if want("EMAIL_ADDRESS") { out += emails(s) }
         if want("IBAN_CODE") { out += ibans(s) }
         if want("IP_ADDRESS") { out += ipAddresses(s) }

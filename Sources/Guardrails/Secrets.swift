@@ -59,6 +59,11 @@ public enum SecretsDetector {
             var j = i
             while j < s.count, isTokenChar(s[j]) || s[j] == "." { j += 1 }
             while j > i, s[j - 1] == "." { j -= 1 }
+            // Every format below is at least 20 characters long: ordinary words never become Strings.
+            guard j - i >= 20 else {
+                i = max(j, i + 1)
+                continue
+            }
             let token = String(String.UnicodeScalarView(s[i..<j]))
             let length = j - i
             if let (type, _, _) = prefixed.first(where: { token.hasPrefix($0.1) && length >= $0.2 && !token.contains(".") }) {

@@ -4,11 +4,15 @@ import Testing
 
 @Suite("PII detector")
 struct PIITests {
-    func types(_ text: String) -> [String] { PIIDetector.scan(text).map(\.type) }
+    /// The validated detectors only, unless `all`: person names and street addresses (rules without a
+    /// validator, which see "0343 6467 expires" as a street) have their own tests in NamesTests.
+    func types(_ text: String, all: Bool = false) -> [String] {
+        PIIDetector.scan(text, types: all ? nil : Set(PIIDetector.validatedTypes)).map(\.type)
+    }
 
     func spans(_ text: String) -> [String] {
         let s = Array(text.unicodeScalars)
-        return PIIDetector.scan(text).map { String(String.UnicodeScalarView(s[$0.start..<$0.end])) }
+        return PIIDetector.scan(text, types: Set(PIIDetector.validatedTypes)).map { String(String.UnicodeScalarView(s[$0.start..<$0.end])) }
     }
 
     @Test(
@@ -39,7 +43,7 @@ struct PIITests {
             "the answer is 42", "at 256.1.1.1", "user@localhost",
         ])
     func notFound(_ text: String) {
-        #expect(types(text).isEmpty, "\(text): \(spans(text))")
+        #expect(types(text, all: true).isEmpty, "\(text): \(spans(text))")
     }
 
     @Test("weak national phone forms need a context word")

@@ -292,3 +292,25 @@ def test_the_cli_lists_and_decides_approvals_on_the_store(tooled):
     assert status["status"] == "approved" and status["decided_by"].startswith("cli:") and status["note"] == "ok"
     again = cli("approvals", "reject", pending["approval_id"], "--config", str(tooled.config_path), cwd=tooled.workdir, check=False)
     assert again.returncode == 1 and "already approved" in again.stderr
+
+
+def test_names_and_addresses_are_redacted_only_when_named_and_unknown_types_are_refused(mock, start_warden, tmp_path):
+    text = "Hello, my name is Ana Perez and I live at 221 Baker Street, London. Mail: ana.perez@example.org"
+    named = start(start_warden, tmp_path, "names", mock.port,
+                  "guardrails:\n  input:\n    - {detector: pii, action: redact, types: [PERSON, STREET_ADDRESS, EMAIL_ADDRESS]}\n")
+    named.openai().chat.completions.create(model="fast", messages=[{"role": "user", "content": text}])
+    sent = str(mock.last_request("/v1/chat/completions", lambda e: "Hello, my name is" in str(e["body"]))["body"])
+    assert "Ana Perez" not in sent and "[PERSON_1]" in sent and "Baker Street" not in sent and "[STREET_ADDRESS_1]" in sent
+    default = start(start_warden, tmp_path, "names-default", mock.port, "guardrails:\n  input:\n    - {detector: pii, action: redact}\n")
+    default.openai().chat.completions.create(model="fast", messages=[{"role": "user", "content": "Again: " + text}])
+    sent = str(mock.last_request("/v1/chat/completions", lambda e: "Again: Hello" in str(e["body"]))["body"])
+    assert "Ana Perez" in sent and "ana.perez@example.org" not in sent, "names are opt-in; validated types are the default"
+
+    from test_governance import cli
+    workdir = tmp_path / "typo"
+    workdir.mkdir()
+    (workdir / "warden.yaml").write_text(standard_config(mock.port, free_port(), extra_sections=(
+        "guardrails:\n  input:\n    - {detector: pii, action: block, types: [CREDIT_CRD]}\n")))
+    (workdir / "ci-key").write_text("x\n"); (workdir / "limited-key").write_text("y\n"); (workdir / "upstream-key").write_text("z\n")
+    refused = cli("serve", "--config", str(workdir / "warden.yaml"), cwd=workdir, check=False, timeout=30)
+    assert refused.returncode == 78 and "guardrails.input[0].types[0]: unknown type 'CREDIT_CRD'" in refused.stderr

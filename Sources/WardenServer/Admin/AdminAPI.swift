@@ -185,7 +185,7 @@ public struct AdminOperations: Sendable {
         guard case .object = v else { throw GatewayError.wrongType("guardrails", expected: "an object", got: v) }
         let text = v.jsonString
         do {
-            _ = try GuardrailsConfiguration.parse(json: text)
+            try GuardrailsConfiguration.parse(json: text).checkTypes(at: "guardrails")
         } catch {
             throw GatewayError.invalidValue("guardrails", "Invalid 'guardrails': \(error.description)")
         }

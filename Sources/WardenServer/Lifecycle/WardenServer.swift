@@ -114,128 +114,135 @@ public enum WardenServer {
         let needsMock = config.providers.contains { $0.config.type == .mock }
         let mockLatency = config.providers.first { $0.config.type == .mock }?.config.latency?.duration ?? .zero
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var mockGroup: ServiceGroup?
-            var mockBaseURL: String?
-            if needsMock {
-                let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-                let mock = MockUpstream(configuration: .init(latency: mockLatency))
-                let mockLogger = Logger(label: "warden.mock") { JSONLogHandler(label: $0, sink: sink, level: .warning) }
-                let app = mock.application(host: "127.0.0.1", port: 0, logger: mockLogger) { port in
-                    portSink.yield(port)
-                    portSink.finish()
+        // A failure after the store is open (a configuration error found while building the runtime)
+        // still closes it.
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var mockGroup: ServiceGroup?
+                var mockBaseURL: String?
+                if needsMock {
+                    let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+                    let mock = MockUpstream(configuration: .init(latency: mockLatency))
+                    let mockLogger = Logger(label: "warden.mock") { JSONLogHandler(label: $0, sink: sink, level: .warning) }
+                    let app = mock.application(host: "127.0.0.1", port: 0, logger: mockLogger) { port in
+                        portSink.yield(port)
+                        portSink.finish()
+                    }
+                    let serviceGroup = ServiceGroup(configuration: .init(services: [app], logger: mockLogger))
+                    mockGroup = serviceGroup
+                    group.addTask {
+                        defer { portSink.finish() }
+                        try await serviceGroup.run()
+                    }
+                    guard let port = await ports.first(where: { _ in true }) else {
+                        throw ConfigurationError(key: "providers", "the in-process mock upstream failed to start")
+                    }
+                    mockBaseURL = "http://127.0.0.1:\(port)"
                 }
-                let serviceGroup = ServiceGroup(configuration: .init(services: [app], logger: mockLogger))
-                mockGroup = serviceGroup
-                group.addTask {
-                    defer { portSink.finish() }
-                    try await serviceGroup.run()
+
+                let mockURL = mockBaseURL
+                let runtime = try GatewayRuntime.build(config: config, transport: transport, mockBaseURL: mockURL)
+                let holder = RuntimeHolder(runtime)
+                let governance = try await Governance.start(store: store, runtime: runtime, transport: transport, logger: logger)
+                if generatedKey != nil {
+                    governance.audit.append(kind: "admin", fields: ["action": "key.create", "actor": "system", "team": "default", "key_name": "default"])
                 }
-                guard let port = await ports.first(where: { _ in true }) else {
-                    throw ConfigurationError(key: "providers", "the in-process mock upstream failed to start")
+                if admin.generated != nil {
+                    governance.audit.append(kind: "admin", fields: ["action": "admin_key.create", "actor": "system"])
                 }
-                mockBaseURL = "http://127.0.0.1:\(port)"
-            }
-
-            let mockURL = mockBaseURL
-            let runtime = try GatewayRuntime.build(config: config, transport: transport, mockBaseURL: mockURL)
-            let holder = RuntimeHolder(runtime)
-            let governance = try await Governance.start(store: store, runtime: runtime, transport: transport, logger: logger)
-            if generatedKey != nil {
-                governance.audit.append(kind: "admin", fields: ["action": "key.create", "actor": "system", "team": "default", "key_name": "default"])
-            }
-            if admin.generated != nil {
-                governance.audit.append(kind: "admin", fields: ["action": "admin_key.create", "actor": "system"])
-            }
-            let health = DeploymentHealth(
-                failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
-            let readiness = Readiness(store: store, storeDescription: store.location)
-            let connections = ConnectionRegistry()
-            let policyEngine = PolicyEngine(logger: logger)
-            do throws(PolicyLoadError) {
-                try policyEngine.configure(
-                    directory: config.policies.map { SecretReference.absolutePath($0, base: config.baseDirectory) }, mode: config.policiesMode)
-            } catch {
-                throw ConfigurationError(key: "policies", error.message)
-            }
-            if let loaded = policyEngine.loaded {
-                logger.notice(
-                    "policies loaded",
-                    metadata: [
-                        "warden.policies": "\(loaded.set.policies.count)", "warden.policies.files": "\(loaded.files.count)",
-                        "warden.policies.mode": "\(config.policiesMode.rawValue)",
-                    ])
-            }
-            let policyCheck = PolicyCheck(engine: policyEngine, identity: governance.identity)
-            let gateway = Gateway(
-                holder: holder, health: health,
-                pipeline: ChatPipeline(stages: [
-                    ModelAccessStage(),
-                    ToolCallStage(tools: ToolGuard(check: policyCheck), desk: ApprovalDesk(store: governance.store, audit: governance.audit)),
-                    GuardrailStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
-                    BudgetStage(governance: governance), StructuredOutputStage(governance: governance), UpstreamStage(health: health),
-                ]),
-                connections: connections, governance: governance, policies: policyCheck, accessLog: sink, logger: logger)
-
-            let reload: @Sendable () async -> Void = {
-                await Self.reload(
-                    options: options, holder: holder, health: health, identity: governance.identity, policies: policyEngine,
-                    transport: transport, mockBaseURL: mockURL, logger: logger)
-            }
-            let control = ControlService(
-                control: control, configPath: options.configPath, readiness: readiness,
-                drainDelay: { holder.runtime.config.shutdown.drainDelay.duration }, reload: reload, logger: logger)
-
-            let listen = config.listen
-            let httpConfiguration = HTTP1Channel.Configuration(
-                additionalChannelHandlers: [
-                    ConnectionGuardHandler(
-                        bodyTimeout: .nanoseconds(Int64(holder.runtime.config.server.bodyTimeout.seconds * 1e9)),
-                        registry: connections)
-                ],
-                idleTimeout: .seconds(Int64(config.server.idleTimeout.seconds)))
-            let app = Application(
-                router: gateway.router(readiness: readiness, adminKeyDigest: admin.digest),
-                server: .http1(configuration: httpConfiguration),
-                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil, reuseAddress: true),
-                onServerRunning: { channel in
-                    let port = channel.localAddress?.port ?? listen.port
+                let health = DeploymentHealth(
+                    failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
+                let readiness = Readiness(store: store, storeDescription: store.location)
+                let connections = ConnectionRegistry()
+                let policyEngine = PolicyEngine(logger: logger)
+                do throws(PolicyLoadError) {
+                    try policyEngine.configure(
+                        directory: config.policies.map { SecretReference.absolutePath($0, base: config.baseDirectory) }, mode: config.policiesMode)
+                } catch {
+                    throw ConfigurationError(key: "policies", error.message)
+                }
+                if let loaded = policyEngine.loaded {
                     logger.notice(
-                        "warden listening",
+                        "policies loaded",
                         metadata: [
-                            "warden.listen": "\(listen.host):\(port)", "warden.models": "\(runtime.modelNames.count)",
-                            "warden.config": "\(options.configPath ?? "embedded default")",
+                            "warden.policies": "\(loaded.set.policies.count)", "warden.policies.files": "\(loaded.files.count)",
+                            "warden.policies.mode": "\(config.policiesMode.rawValue)",
                         ])
-                    await onListening(Listening(host: listen.host, port: port, generatedKey: generatedKey, generatedAdminKey: admin.generated))
-                },
-                logger: logger)
+                }
+                let policyCheck = PolicyCheck(engine: policyEngine, identity: governance.identity)
+                let gateway = Gateway(
+                    holder: holder, health: health,
+                    pipeline: ChatPipeline(stages: [
+                        ModelAccessStage(),
+                        ToolCallStage(tools: ToolGuard(check: policyCheck), desk: ApprovalDesk(store: governance.store, audit: governance.audit)),
+                        GuardrailStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
+                        BudgetStage(governance: governance), StructuredOutputStage(governance: governance), UpstreamStage(health: health),
+                    ]),
+                    connections: connections, governance: governance, policies: policyCheck, accessLog: sink, logger: logger)
 
-            var groupConfiguration = ServiceGroupConfiguration(
-                // Services shut down in reverse order: the transport after governance, whose last audit
-                // checkpoint may still be published to a webhook.
-                services: [
-                    .init(service: LogFlushService(sink: sink)),
-                    .init(service: TransportService(transport: transport)),
-                ] + governance.services.map { .init(service: $0) } + [
-                    .init(service: PolicyWatchService(engine: policyEngine)),
-                    .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: app),
-                ],
-                logger: logger)
-            groupConfiguration.maximumGracefulShutdownDuration = config.shutdown.timeout.duration
-            groupConfiguration.maximumCancellationDuration = .seconds(5)
-            let serviceGroup = ServiceGroup(configuration: groupConfiguration)
-            do {
-                try await serviceGroup.run()
-            } catch {
+                let reload: @Sendable () async -> Void = {
+                    await Self.reload(
+                        options: options, holder: holder, health: health, identity: governance.identity, policies: policyEngine,
+                        transport: transport, mockBaseURL: mockURL, logger: logger)
+                }
+                let control = ControlService(
+                    control: control, configPath: options.configPath, readiness: readiness,
+                    drainDelay: { holder.runtime.config.shutdown.drainDelay.duration }, reload: reload, logger: logger)
+
+                let listen = config.listen
+                let httpConfiguration = HTTP1Channel.Configuration(
+                    additionalChannelHandlers: [
+                        ConnectionGuardHandler(
+                            bodyTimeout: .nanoseconds(Int64(holder.runtime.config.server.bodyTimeout.seconds * 1e9)),
+                            registry: connections)
+                    ],
+                    idleTimeout: .seconds(Int64(config.server.idleTimeout.seconds)))
+                let app = Application(
+                    router: gateway.router(readiness: readiness, adminKeyDigest: admin.digest),
+                    server: .http1(configuration: httpConfiguration),
+                    configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil, reuseAddress: true),
+                    onServerRunning: { channel in
+                        let port = channel.localAddress?.port ?? listen.port
+                        logger.notice(
+                            "warden listening",
+                            metadata: [
+                                "warden.listen": "\(listen.host):\(port)", "warden.models": "\(runtime.modelNames.count)",
+                                "warden.config": "\(options.configPath ?? "embedded default")",
+                            ])
+                        await onListening(Listening(host: listen.host, port: port, generatedKey: generatedKey, generatedAdminKey: admin.generated))
+                    },
+                    logger: logger)
+
+                var groupConfiguration = ServiceGroupConfiguration(
+                    // Services shut down in reverse order: the transport after governance, whose last audit
+                    // checkpoint may still be published to a webhook.
+                    services: [
+                        .init(service: LogFlushService(sink: sink)),
+                        .init(service: TransportService(transport: transport)),
+                    ] + governance.services.map { .init(service: $0) } + [
+                        .init(service: PolicyWatchService(engine: policyEngine)),
+                        .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup),
+                        .init(service: app),
+                    ],
+                    logger: logger)
+                groupConfiguration.maximumGracefulShutdownDuration = config.shutdown.timeout.duration
+                groupConfiguration.maximumCancellationDuration = .seconds(5)
+                let serviceGroup = ServiceGroup(configuration: groupConfiguration)
+                do {
+                    try await serviceGroup.run()
+                } catch {
+                    await mockGroup?.triggerGracefulShutdown()
+                    throw error
+                }
                 await mockGroup?.triggerGracefulShutdown()
-                throw error
+                try await group.waitForAll()
+                await store.close()
+                logger.notice("warden stopped")
+                sink.flush()
             }
-            await mockGroup?.triggerGracefulShutdown()
-            try await group.waitForAll()
+        } catch {
             await store.close()
-            logger.notice("warden stopped")
-            sink.flush()
+            throw error
         }
     }
 

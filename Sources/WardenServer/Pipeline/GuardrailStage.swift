@@ -99,7 +99,8 @@ extension GuardrailsConfiguration.Rule {
             let limit = (fromTool ? toolThreshold : nil) ?? threshold ?? model.threshold
             return p >= limit ? [Finding(type: type, start: 0, end: 0, score: p)] : []
         case .pii:
-            return PIIDetector.scan(text, types: types.map(Set.init))
+            // Names and addresses (rules and word lists, no validator) only when named in `types`.
+            return PIIDetector.scan(text, types: Set(types ?? PIIDetector.validatedTypes))
         case .secrets:
             let found = SecretsDetector.scan(text)
             guard let types else { return found }
@@ -127,6 +128,26 @@ extension GuardrailsConfiguration.Rule {
             var v = $0
             v.elapsed = elapsed
             return v
+        }
+    }
+}
+
+extension GuardrailsConfiguration {
+    /// Rejects entity types the detectors do not know (a typo would silently never match).
+    func checkTypes(at key: String) throws(ConfigurationError) {
+        for (list, field) in [(input, "input"), (output, "output"), (toolCalls, "tool_calls")] {
+            for (i, rule) in list.enumerated() {
+                guard let types = rule.types else { continue }
+                let known: [String]
+                switch rule.detector {
+                case .pii: known = PIIDetector.types
+                case .secrets: known = SecretsDetector.types
+                default: throw ConfigurationError(key: "\(key).\(field)[\(i)].types", "only applies to the pii and secrets detectors")
+                }
+                for (j, t) in types.enumerated() where !known.contains(t) {
+                    throw ConfigurationError(key: "\(key).\(field)[\(i)].types[\(j)]", "unknown type '\(t)': expected one of \(known.joined(separator: ", "))")
+                }
+            }
         }
     }
 }

@@ -72,6 +72,9 @@ public final class GatewayRuntime: Sendable {
     public static func build(
         config: WardenConfiguration, transport: HTTPTransport, mockBaseURL: String?
     ) throws(ConfigurationError) -> GatewayRuntime {
+        try config.guardrails.checkTypes(at: "guardrails")
+        for (name, model) in config.models { try model.guardrails.checkTypes(at: "models.\(name).guardrails") }
+        for (i, key) in config.keys.enumerated() { try key.guardrails?.checkTypes(at: "keys[\(i)].guardrails") }
         var providers: [(name: String, client: any ProviderClient)] = []
         var byName: [String: any ProviderClient] = [:]
         for (name, p) in config.providers {
