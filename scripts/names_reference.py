@@ -547,6 +547,11 @@ class AddrScanner:
                     return None
                 if any(self.toks[a].low in NONPERSON or self.toks[a].low in GEO for a, _ in ws[:idx]):
                     return None
+                # A possessive before the suffix names a thing, not a street ("Tesla's Visionary Drive").
+                if any(self.toks[a].low.endswith(("'s", "\u2019s")) for a, _ in ws[:idx]) or (
+                        i > 0 and self.same_line(i) and self.toks[i - 1].k == 'w'
+                        and self.toks[i - 1].low.endswith(("'s", "\u2019s"))):
+                    return None
                 return (i, we)
         return None
 

@@ -792,6 +792,9 @@ public enum NameAddressDetector {
                     if toks[w0].has(Flag.stDr) && idx + 1 < ws.count { continue }  // "St. John", "Dr. Wells"
                     if toks[i].has(Flag.common) && sentenceStart(i) { return nil }
                     if ws[..<idx].contains(where: { toks[$0.0].has(Flag.nonPerson | Flag.geo) }) { return nil }
+                    // A possessive before the suffix names a thing, not a street ("Tesla's Visionary Drive").
+                    if ws[..<idx].contains(where: { toks[$0.0].lowEndsQuoteS || toks[$0.0].lowEndsCurlyS }) { return nil }
+                    if i > 0 && sameLine(i) && toks[i - 1].k == .w && (toks[i - 1].lowEndsQuoteS || toks[i - 1].lowEndsCurlyS) { return nil }
                     return (i, we0)
                 }
             }
