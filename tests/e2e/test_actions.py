@@ -4,6 +4,7 @@ through the real binary, the mock upstream and the official SDKs."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -115,6 +116,22 @@ def test_a_held_call_in_a_stream_and_for_an_anthropic_client(tooled):
             if choice.finish_reason:
                 reasons.append(choice.finish_reason)
     assert calls == 0 and "Approval id: apr_" in text and reasons == ["stop"]
+    approval = re.search(r"Approval id: (apr_[0-9a-f]+)", text).group(1)
+    assert admin(tooled, "POST", f"/admin/approvals/{approval}/approve").status == 200
+    # The approved call comes back as a stream too, for the same request sent again.
+    again = tooled.openai().chat.completions.create(
+        model="fast", stream=True, messages=[{"role": "user", "content": "pay"}], tools=[payment_tool(10)], tool_choice="required",
+        extra_headers={"x-warden-approval": approval})
+    names, args, reasons = [], "", []
+    for chunk in again:
+        for choice in chunk.choices:
+            for call in choice.delta.tool_calls or []:
+                if call.function.name:
+                    names.append(call.function.name)
+                args += call.function.arguments or ""
+            if choice.finish_reason:
+                reasons.append(choice.finish_reason)
+    assert names == ["send_payment"] and json.loads(args) == {"amount": 10} and reasons == ["tool_calls"]
 
     message = tooled.anthropic().messages.create(
         model="claude-fast", max_tokens=64, messages=[{"role": "user", "content": "pay"}],
