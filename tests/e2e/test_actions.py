@@ -331,3 +331,25 @@ def test_names_and_addresses_are_redacted_only_when_named_and_unknown_types_are_
     (workdir / "ci-key").write_text("x\n"); (workdir / "limited-key").write_text("y\n"); (workdir / "upstream-key").write_text("z\n")
     refused = cli("serve", "--config", str(workdir / "warden.yaml"), cwd=workdir, check=False, timeout=30)
     assert refused.returncode == 78 and "guardrails.input[0].types[0]: unknown type 'CREDIT_CRD'" in refused.stderr
+
+
+def test_llama_guard_on_the_answer_withholds_it_also_for_streams(mock, start_warden, tmp_path):
+    models = "  guard: {deployments: [{provider: local, model: llama-guard}], required: false}\n"
+    sections = "guardrails:\n  budget_ms: 2000\n  output:\n    - {detector: llama_guard, model: guard, action: block}\n"
+    w = start(start_warden, tmp_path, "llama-out", mock.port, sections, extra_models=models)
+    raw = w.openai().chat.completions.with_raw_response.create(model="fast", messages=[{"role": "user", "content": "repeat [mock:unsafe]"}])
+    reply = raw.parse()
+    assert reply.choices[0].finish_reason == "content_filter" and "[mock:unsafe]" not in reply.choices[0].message.content
+    assert raw.headers["x-warden-guardrails"] == "llama_guard=block"
+    asked = mock.last_request("/v1/chat/completions", lambda e: "ONLY THE LAST Agent message" in str(e["body"]))
+    assert "Agent: Echo: repeat [mock:unsafe]" in str(asked["body"])
+    stream = w.openai().chat.completions.create(model="fast", stream=True, messages=[{"role": "user", "content": "again [mock:unsafe]"}])
+    text, reasons = "", []
+    for chunk in stream:
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            if choice.finish_reason:
+                reasons.append(choice.finish_reason)
+    assert "[mock:unsafe]" not in text and reasons == ["content_filter"]
+    fine = w.anthropic().messages.create(model="claude-fast", max_tokens=64, messages=[{"role": "user", "content": "hello"}])
+    assert fine.stop_reason == "end_turn" and "hello" in fine.content[0].text

@@ -314,8 +314,8 @@ public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
         output = try c.decodeIfPresent([Rule].self, forKey: .output) ?? []
         toolCalls = try c.decodeIfPresent([Rule].self, forKey: .tool_calls) ?? []
         canary = try c.decodeIfPresent(Bool.self, forKey: .canary) ?? false
-        for (i, rule) in output.enumerated() where rule.detector != .pii && rule.detector != .secrets {
-            throw ConfigurationError(key: key(.output, i, "detector"), "output rules take pii or secrets")
+        for (i, rule) in output.enumerated() where rule.isClassifier {
+            throw ConfigurationError(key: key(.output, i, "detector"), "output rules take pii, secrets or llama_guard")
         }
         for (i, rule) in output.enumerated() where rule.restore {
             throw ConfigurationError(key: key(.output, i, "restore"), "only applies to input rules")

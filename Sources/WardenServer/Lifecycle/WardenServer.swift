@@ -175,7 +175,7 @@ public enum WardenServer {
                     pipeline: ChatPipeline(stages: [
                         ModelAccessStage(),
                         ToolCallStage(tools: ToolGuard(check: policyCheck), desk: ApprovalDesk(store: governance.store, audit: governance.audit)),
-                        GuardrailStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
+                        GuardrailStage(), ExternalOutputGuardStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
                         BudgetStage(governance: governance), StructuredOutputStage(governance: governance), UpstreamStage(health: health),
                     ]),
                     connections: connections, governance: governance, policies: policyCheck, accessLog: sink, logger: logger)

@@ -238,6 +238,42 @@ struct GuardrailStage: ChatStage {
     }
 }
 
+/// External output detectors (`llama_guard` in `guardrails.output`): the model's whole answer is judged
+/// before the client sees any of it — a streamed request is asked of the model whole and streamed
+/// afterwards. `block` withholds the answer like the built-in output rules (`content_filter` /
+/// `refusal` and a notice); `flag` records.
+struct ExternalOutputGuardStage: ChatStage {
+    func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
+        let config = context.runtime.guardrails(model: request.model, principal: context.principal)
+        let rules = config.output.filter { $0.detector == .llama_guard }
+        guard !rules.isEmpty else { return try await next(request, context: context) }
+        var forwarded = request
+        if request.stream { forwarded.makeNonStreaming() }
+        let outcome = try await next(forwarded, context: context)
+        guard case .complete(let completed) = outcome, var response = completed.response() else { return outcome }
+        let started = ContinuousClock.now
+        var verdicts: [GuardrailVerdict] = []
+        for choice in response.choices {
+            let answer = ChatMessage(role: .assistant, content: choice.content).text
+            guard !answer.isEmpty else { continue }
+            verdicts += await LlamaGuard.run(rules, conversation: request, answer: answer, budget: .milliseconds(config.budgetMs), context: context)
+        }
+        let elapsed = ContinuousClock.now - started
+        context.trace.update {
+            $0.guardrails += verdicts
+            $0.guardrailTime += elapsed
+        }
+        guard let blocked = verdicts.first(where: { $0.action == "block" }) else { return outcome }
+        let notice = "[Warden withheld this answer: the \(blocked.detector) detector found \(blocked.type).]"
+        response.choices = response.choices.map { ChatChoice(index: $0.index, content: [.text(notice, cacheControl: nil)], stopReason: .contentFilter) }
+        response.original = nil
+        response.originalAPI = nil
+        var rewritten = CompletedChat(canonical: response)
+        rewritten.usage = completed.usage
+        return .complete(rewritten)
+    }
+}
+
 /// The `llama_guard` detector: asks a guard model served by one of Warden's models (Llama Guard 3/4 on
 /// vLLM, Ollama, or any OpenAI-compatible server) whether the last user message is safe, with the
 /// Llama Guard task prompt, and parses `safe` / `unsafe\nS1,S10`. Each rule has its own timeout (default:
@@ -250,14 +286,17 @@ enum LlamaGuard {
     ]
 
     /// The Llama Guard task prompt for the conversation's user and assistant turns (text only, the last 8 turns).
-    static func prompt(_ request: ChatRequest) -> String {
+    /// With `answer`, the model's answer is the last turn and is the one assessed ('Agent').
+    static func prompt(_ request: ChatRequest, answer: String? = nil) -> String {
         var turns: [String] = []
         for m in request.messages where m.role == .user || m.role == .assistant {
             let t = m.text
             if !t.isEmpty { turns.append("\(m.role == .user ? "User" : "Agent"): \(t)") }
         }
+        if let answer { turns.append("Agent: \(answer)") }
+        let role = answer == nil ? "User" : "Agent"
         return """
-            Task: Check if there is unsafe content in 'User' messages in conversations according our safety policy with the below categories.
+            Task: Check if there is unsafe content in '\(role)' messages in conversations according our safety policy with the below categories.
 
             <BEGIN UNSAFE CONTENT CATEGORIES>
             \(categories.joined(separator: "\n"))
@@ -269,7 +308,7 @@ enum LlamaGuard {
 
             <END CONVERSATION>
 
-            Provide your safety assessment for ONLY THE LAST User message in the above conversation:
+            Provide your safety assessment for ONLY THE LAST \(role) message in the above conversation:
              - First line must read 'safe' or 'unsafe'.
              - If unsafe, a second line must include a comma-separated list of violated categories.
             """
@@ -287,9 +326,10 @@ enum LlamaGuard {
     }
 
     static func run(
-        _ rules: [GuardrailsConfiguration.Rule], conversation: ChatRequest, budget: Duration, context: GatewayContext
+        _ rules: [GuardrailsConfiguration.Rule], conversation: ChatRequest, answer: String? = nil, budget: Duration, context: GatewayContext
     ) async -> [GuardrailVerdict] {
-        let prompt = prompt(conversation)
+        let prompt = prompt(conversation, answer: answer)
+        let stage = answer == nil ? "input" : "output"
         return await withTaskGroup(of: [GuardrailVerdict].self) { group in
             for rule in rules {
                 group.addTask {
@@ -299,7 +339,7 @@ enum LlamaGuard {
                     switch outcome {
                     case .some(let categories):
                         return categories.map {
-                            var v = GuardrailVerdict(detector: "llama_guard", type: $0, action: rule.action.rawValue, count: 1)
+                            var v = GuardrailVerdict(detector: "llama_guard", type: $0, action: rule.action.rawValue, count: 1, stage: stage)
                             v.elapsed = ContinuousClock.now - started
                             return v
                         }
@@ -308,7 +348,8 @@ enum LlamaGuard {
                             "llama_guard did not answer in time or unreadably",
                             metadata: ["warden.guardrail.model": "\(rule.model ?? "")", "warden.guardrail.elapsed": "\(ContinuousClock.now - started)", "request_id": "\(context.requestID)"])
                         var v = GuardrailVerdict(
-                            detector: "llama_guard", type: "TIMEOUT", action: rule.onTimeout == .block ? "block" : "flag", count: 1, score: 0)
+                            detector: "llama_guard", type: "TIMEOUT", action: rule.onTimeout == .block ? "block" : "flag", count: 1, stage: stage,
+                            score: 0)
                         v.elapsed = ContinuousClock.now - started
                         return [v]
                     }
