@@ -236,6 +236,11 @@ public enum PIIDetector {
         "phone", "tel", "call", "mobile", "cell", "fax", "number", "contact", "reach", "whatsapp", "telefon", "téléphone", "no.",
         "registered", "answering", "dial", "ring",
     ]
+    /// Words that make a nearby number something else ("driver's license number is 425700624").
+    static let notPhoneContext = [
+        "license", "licence", "passport", "account", "routing", "invoice", "order", "serial", "policy", "tracking", "member",
+        "social security", "ssn", "tax", "vat", "id number", "customer number",
+    ]
 
     static func phone(_ run: NumberRun, _ s: [Unicode.Scalar]) -> Finding? {
         let n = run.digits.count
@@ -243,7 +248,12 @@ public enum PIIDetector {
         // Not a date or a time (2024-01-02 10:30, 12/05/1990) nor a plain decimal.
         if run.separators.contains("/") { return nil }
         if run.end < s.count, s[run.end] == ":" { return nil }
-        if run.groups.count >= 3, run.groups[0] == 4, run.groups[1] == 2, run.groups[2] == 2 { return nil }
+        // A year-first date (2024 01 02, 1999-12-31); "0487 23 46 71" is a phone number.
+        if run.groups.count >= 3, run.groups[0] == 4, run.groups[1] == 2, run.groups[2] == 2,
+            run.digits[0] == 1 && run.digits[1] == 9 || run.digits[0] == 2 && run.digits[1] == 0
+        {
+            return nil
+        }
         // The SSN shape (an invalid SSN is still not a phone number).
         if run.groups == [3, 2, 4], !run.plus, !run.parens { return nil }
         let strong = run.plus || run.parens || run.extensionDigits > 0
@@ -252,7 +262,9 @@ public enum PIIDetector {
         // Weaker national forms need a context word within 40 characters before the number.
         let from = max(0, run.start - 40)
         let before = String(String.UnicodeScalarView(s[from..<run.start])).lowercased()
-        guard run.groups.count >= 2 || n >= 8, phoneContext.contains(where: { before.contains($0) }) else { return nil }
+        guard run.groups.count >= 2 || n >= 8, phoneContext.contains(where: { before.contains($0) }),
+            !notPhoneContext.contains(where: { before.contains($0) })
+        else { return nil }
         return Finding(type: "PHONE_NUMBER", start: run.start, end: run.end, score: 0.6)
     }
 

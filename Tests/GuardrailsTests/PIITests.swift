@@ -51,4 +51,14 @@ struct PIITests {
         #expect(types("the total was 99 668472 units").isEmpty)
         #expect(types("you can reach me at 99 668472") == ["PHONE_NUMBER"])
     }
+
+    @Test("four-two-two groups are a phone unless they start like a year; other numbers' context wins")
+    func phoneShapes() {
+        #expect(spans("You can call 0477 11 28 98 tonight") == ["0477 11 28 98"])
+        #expect(types("filed on 2024 01 02 at noon").isEmpty)
+        #expect(types("filed 1999-12-31").isEmpty)
+        #expect(types("My driver's license number is 425700624").isEmpty)
+        #expect(types("My passport number is 50473044").isEmpty)
+        #expect(types("My number is 50473044") == ["PHONE_NUMBER"])
+    }
 }
