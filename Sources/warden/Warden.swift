@@ -91,8 +91,11 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Start the embedded default in-process, send an agent workload through it, print a summary.",
         discussion: """
-            Uses a temporary data directory and a free port, so it does not touch ./warden-data or a running \
-            server. Exits non-zero if any response differs from what the APIs and the mock upstream promise.
+            Then governance (teams, keys and budgets made with the admin API; spend per team; a budget refusal), \
+            guardrails for one team (redaction with restore, an injection refused, a tool call held for approval \
+            and handed back once approved) and `warden audit verify` on the log the run left. Uses a temporary \
+            data directory and a free port, so it does not touch ./warden-data or a running server. Exits non-zero \
+            if any response differs from what the APIs and the mock upstream promise.
             """)
 
     func run() async throws {

@@ -351,4 +351,8 @@ def test_demo_runs_and_passes(tmp_path):
     assert teams == {"billing", "default", "support"}, spend
     assert "refused: 429 budget_exceeded" in result.stdout and "of $0.001 left" in result.stdout
     assert "`warden audit verify` recomputed every hash and signature: ok." in result.stdout
+    # Guardrails: redaction with restore, an injection refused, a held tool call handed back once approved.
+    assert "x-warden-guardrails: pii=redact" in result.stdout and "restored in the answer: yes" in result.stdout
+    assert "prompt injection: 400 guardrail_blocked" in result.stdout
+    assert "the same request sent again got the call: refund" in result.stdout
     assert not any(p.name.startswith("warden-data") for p in tmp_path.iterdir()), "demo must not touch ./warden-data"
