@@ -219,3 +219,41 @@ struct ExternalAndStreamGuardTests {
         #expect(guardian.verdicts.map(\.type) == ["EMAIL_ADDRESS"] && guardian.verdicts[0].action == "redact")
     }
 }
+
+@Suite("Custom patterns")
+struct CustomPatternTests {
+    static let config = """
+        guardrails:
+          patterns: {EMPLOYEE_ID: 'EMP-[0-9]{6}', TICKET: '\\bTCK[0-9]+\\b'}
+          input:
+            - {detector: pattern, action: redact, types: [EMPLOYEE_ID]}
+            - {detector: pattern, action: flag}
+        """
+
+    @Test("a pattern rule finds its types at Unicode-scalar offsets; one without types finds every pattern")
+    func findings() throws {
+        let g = try ConfigurationLoader.decode(WardenConfiguration.self, yaml: Self.config).guardrails
+        let text = "é👍 EMP-123456 and TCK42"
+        let named = g.input[0].findings(in: text)
+        #expect(named.map(\.type) == ["EMPLOYEE_ID"] && named[0].start == 3 && named[0].end == 13)
+        #expect(Set(g.input[1].findings(in: text).map(\.type)) == ["EMPLOYEE_ID", "TICKET"])
+        #expect(Redactor().redact(text, rules: [g.input[0]]) == "é👍 [EMPLOYEE_ID_1] and TCK42")
+    }
+
+    @Test(
+        "bad patterns are configuration errors naming the key",
+        arguments: [
+            ("guardrails: {patterns: {lower: 'x'}}", "guardrails.patterns.lower"),
+            ("guardrails: {patterns: {BAD: '(['}}", "guardrails.patterns.BAD"),
+            ("guardrails: {input: [{detector: pattern, action: block}]}", "guardrails.input[0].detector"),
+            ("guardrails: {patterns: {A: 'a'}, input: [{detector: pattern, action: block, types: [B]}]}", "guardrails.input[0].types[0]"),
+        ])
+    func errors(_ yaml: String, _ key: String) {
+        do {
+            _ = try ConfigurationLoader.decode(WardenConfiguration.self, yaml: yaml)
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.key == key, "\(error)")
+        }
+    }
+}

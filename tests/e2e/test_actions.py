@@ -353,3 +353,24 @@ def test_llama_guard_on_the_answer_withholds_it_also_for_streams(mock, start_war
     assert "[mock:unsafe]" not in text and reasons == ["content_filter"]
     fine = w.anthropic().messages.create(model="claude-fast", max_tokens=64, messages=[{"role": "user", "content": "hello"}])
     assert fine.stop_reason == "end_turn" and "hello" in fine.content[0].text
+
+
+def test_custom_patterns_redact_input_and_block_output(mock, start_warden, tmp_path):
+    sections = r"""guardrails:
+  patterns:
+    EMPLOYEE_ID: 'EMP-[0-9]{6}'
+    INTERNAL_HOST: '\b[a-z0-9-]+\.corp\.example\.com\b'
+  input:
+    - {detector: pattern, action: redact, types: [EMPLOYEE_ID]}
+  output:
+    - {detector: pattern, action: block, types: [INTERNAL_HOST]}
+"""
+    w = start(start_warden, tmp_path, "patterns", mock.port, sections)
+    raw = w.openai().chat.completions.with_raw_response.create(
+        model="fast", messages=[{"role": "user", "content": "Badge EMP-204211 cannot log in"}])
+    sent = str(mock.last_request("/v1/chat/completions", lambda e: "cannot log in" in str(e["body"]))["body"])
+    assert "EMP-204211" not in sent and "[EMPLOYEE_ID_1]" in sent
+    assert raw.headers["x-warden-guardrails"] == "pattern=redact"
+    leak = w.openai().chat.completions.create(model="fast", messages=[{"role": "user", "content": "try db-7.corp.example.com"}])
+    assert leak.choices[0].finish_reason == "content_filter" and "corp.example.com" not in leak.choices[0].message.content
+    assert "INTERNAL_HOST" in leak.choices[0].message.content

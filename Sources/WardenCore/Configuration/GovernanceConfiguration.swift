@@ -212,7 +212,7 @@ public struct VaultConfiguration: Sendable, Decodable {
 /// global rules and cannot remove them).
 public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
     public struct Rule: Sendable, Decodable, Equatable {
-        public enum Detector: String, Sendable, CaseIterable { case pii, secrets, injection, harmful, llama_guard }
+        public enum Detector: String, Sendable, CaseIterable { case pii, secrets, pattern, injection, harmful, llama_guard }
         public enum Action: String, Sendable, CaseIterable { case block, redact, flag, require_approval }
         public enum OnTimeout: String, Sendable { case allow, block }
 
@@ -233,6 +233,8 @@ public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
         /// `llama_guard`: how long to wait (default: the stage's `budget_ms`), and what to do when it overruns or fails.
         public var timeout: ConfigDuration?
         public var onTimeout: OnTimeout = .allow
+        /// `pattern`: the custom patterns it matches (from `guardrails.patterns`: those named in `types`, or all).
+        public var patterns: [CustomPattern] = []
 
         public var isClassifier: Bool { detector == .injection || detector == .harmful }
 
@@ -299,8 +301,10 @@ public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
     public var toolCalls: [Rule] = []
     /// Put a per-request canary token into system prompts and block any answer that contains it.
     public var canary = false
+    /// Custom entity types for the `pattern` detector: NAME (upper case) → a regular expression.
+    public var patterns: [CustomPattern] = []
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case budget_ms, input, output, tool_calls, canary }
+    enum CodingKeys: String, CodingKey, CaseIterable { case budget_ms, input, output, tool_calls, canary, patterns }
 
     public init() {}
 
@@ -314,6 +318,31 @@ public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
         output = try c.decodeIfPresent([Rule].self, forKey: .output) ?? []
         toolCalls = try c.decodeIfPresent([Rule].self, forKey: .tool_calls) ?? []
         canary = try c.decodeIfPresent(Bool.self, forKey: .canary) ?? false
+        for (name, source) in (try c.decodeIfPresent([String: String].self, forKey: .patterns) ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let key = (c.codingPath + [CodingKeys.patterns]).configKey + ".\(name)"
+            guard (1...64).contains(name.count), name.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else {
+                throw ConfigurationError(key: key, "a pattern's name is 1 to 64 upper-case letters, digits or '_' (it names the entity type)")
+            }
+            patterns.append(try CustomPattern(name: name, source: source, key: key))
+        }
+        // Each pattern rule carries the patterns it matches.
+        func attach(_ rules: inout [Rule], _ field: CodingKeys) throws {
+            for i in rules.indices where rules[i].detector == .pattern {
+                let key = (c.codingPath + [field]).configKey + "[\(i)]"
+                guard !patterns.isEmpty else { throw ConfigurationError(key: key + ".detector", "the pattern detector needs guardrails.patterns") }
+                if let types = rules[i].types {
+                    for (j, t) in types.enumerated() where !patterns.contains(where: { $0.name == t }) {
+                        throw ConfigurationError(key: key + ".types[\(j)]", "no pattern named '\(t)' in guardrails.patterns")
+                    }
+                    rules[i].patterns = patterns.filter { types.contains($0.name) }
+                } else {
+                    rules[i].patterns = patterns
+                }
+            }
+        }
+        try attach(&input, .input)
+        try attach(&output, .output)
+        try attach(&toolCalls, .tool_calls)
         for (i, rule) in output.enumerated() where rule.isClassifier {
             throw ConfigurationError(key: key(.output, i, "detector"), "output rules take pii, secrets or llama_guard")
         }
@@ -349,6 +378,38 @@ public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
         out.canary = canary || other.canary
         return out
     }
+}
+
+/// A custom entity type for the `pattern` detector: a name and a regular expression (ICU syntax),
+/// compiled once when the configuration is read.
+public final class CustomPattern: @unchecked Sendable, Equatable {
+    public let name: String
+    public let source: String
+    /// Immutable after creation and documented as safe to use from several threads.
+    let regex: NSRegularExpression
+
+    public init(name: String, source: String, key: String) throws(ConfigurationError) {
+        guard (1...1000).contains(source.count) else { throw ConfigurationError(key: key, "a pattern is 1 to 1000 characters") }
+        do {
+            regex = try NSRegularExpression(pattern: source)
+        } catch {
+            throw ConfigurationError(key: key, "not a valid regular expression")
+        }
+        self.name = name
+        self.source = source
+    }
+
+    /// The matches in `text`, as Unicode-scalar offsets (end exclusive).
+    public func matches(in text: String) -> [Range<Int>] {
+        let ns = text as NSString
+        return regex.matches(in: text, range: NSRange(location: 0, length: ns.length)).compactMap { m in
+            guard m.range.length > 0, let r = Range(m.range, in: text) else { return nil }
+            let start = text.unicodeScalars.distance(from: text.unicodeScalars.startIndex, to: r.lowerBound)
+            return start..<(start + text.unicodeScalars[r].count)
+        }
+    }
+
+    public static func == (a: CustomPattern, b: CustomPattern) -> Bool { a.name == b.name && a.source == b.source }
 }
 
 /// One tool the models may call (`tools.NAME`): how risky it is, what Warden does with a call to it, and

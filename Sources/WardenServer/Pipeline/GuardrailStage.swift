@@ -105,6 +105,8 @@ extension GuardrailsConfiguration.Rule {
             let found = SecretsDetector.scan(text)
             guard let types else { return found }
             return found.filter { types.contains($0.type) }
+        case .pattern:
+            return patterns.flatMap { p in p.matches(in: text).map { Finding(type: p.name, start: $0.lowerBound, end: $0.upperBound) } }
         case .llama_guard:
             return []
         }
@@ -142,6 +144,7 @@ extension GuardrailsConfiguration {
                 switch rule.detector {
                 case .pii: known = PIIDetector.types
                 case .secrets: known = SecretsDetector.types
+                case .pattern: continue  // checked against guardrails.patterns when the configuration is read
                 default: throw ConfigurationError(key: "\(key).\(field)[\(i)].types", "only applies to the pii and secrets detectors")
                 }
                 for (j, t) in types.enumerated() where !known.contains(t) {
