@@ -203,32 +203,32 @@ struct ApprovalsCommand: AsyncParsableCommand {
         }
     }
 
-    struct Approve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Approve a held tool call; the same request sent again with x-warden-approval gets it.")
+    /// The approval id and note both decisions take.
+    struct Decision: ParsableArguments {
         @Argument(help: "The approval id (apr_…).") var id: String
         @Option(help: "Why (kept in the approval and the audit log).") var note: String?
         @OptionGroup var store: StoreOptions
 
-        func run() async throws {
+        func decide(approve: Bool) async throws {
             try await store.withSession { session in
                 Output.object(
-                    try await session.operations.decideApproval(id, approve: true, note.map { ["note": .string($0)] }), json: store.json)
+                    try await session.operations.decideApproval(id, approve: approve, note.map { ["note": .string($0)] }), json: store.json)
             }
         }
     }
 
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve a held tool call; the same request sent again with x-warden-approval gets it.")
+        @OptionGroup var decision: Decision
+
+        func run() async throws { try await decision.decide(approve: true) }
+    }
+
     struct Reject: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Reject a held tool call.")
-        @Argument(help: "The approval id (apr_…).") var id: String
-        @Option(help: "Why (kept in the approval and the audit log).") var note: String?
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var decision: Decision
 
-        func run() async throws {
-            try await store.withSession { session in
-                Output.object(
-                    try await session.operations.decideApproval(id, approve: false, note.map { ["note": .string($0)] }), json: store.json)
-            }
-        }
+        func run() async throws { try await decision.decide(approve: false) }
     }
 }
 
