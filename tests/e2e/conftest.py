@@ -414,6 +414,17 @@ log: {{level: info}}
 {extra_sections}"""
 
 
+def stream_text(stream) -> tuple[str, list[str]]:
+    """The text and the finish reasons of an OpenAI SDK stream."""
+    text, reasons = "", []
+    for chunk in stream:
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            if choice.finish_reason:
+                reasons.append(choice.finish_reason)
+    return text, reasons
+
+
 def write_secret_files(workdir: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "ci-key").write_text(CI_KEY + "\n")

@@ -12,7 +12,7 @@ import anthropic
 import openai
 import pytest
 
-from conftest import free_port, standard_config
+from conftest import free_port, standard_config, stream_text
 
 ADMIN_KEY = "wadm-e2e-" + secrets.token_hex(20)
 
@@ -344,12 +344,7 @@ def test_llama_guard_on_the_answer_withholds_it_also_for_streams(mock, start_war
     asked = mock.last_request("/v1/chat/completions", lambda e: "ONLY THE LAST Agent message" in str(e["body"]))
     assert "Agent: Echo: repeat [mock:unsafe]" in str(asked["body"])
     stream = w.openai().chat.completions.create(model="fast", stream=True, messages=[{"role": "user", "content": "again [mock:unsafe]"}])
-    text, reasons = "", []
-    for chunk in stream:
-        for choice in chunk.choices:
-            text += choice.delta.content or ""
-            if choice.finish_reason:
-                reasons.append(choice.finish_reason)
+    text, reasons = stream_text(stream)
     assert "[mock:unsafe]" not in text and reasons == ["content_filter"]
     fine = w.anthropic().messages.create(model="claude-fast", max_tokens=64, messages=[{"role": "user", "content": "hello"}])
     assert fine.stop_reason == "end_turn" and "hello" in fine.content[0].text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from conftest import free_port, standard_config
+from conftest import free_port, standard_config, stream_text
 
 CARD = "4539 1488 0343 6467"
 GUARDRAILS = """guardrails:
@@ -51,12 +51,7 @@ def test_a_secret_in_a_streamed_answer_is_caught_across_chunks(mock, start_warde
     key = "-----BEGIN RSA PRIVATE KEY----- MIIEow IBAAKCAQEA3 q8Yt 9wXz -----END RSA PRIVATE KEY-----"
     stream = w.openai().chat.completions.create(
         model="fast", stream=True, messages=[{"role": "user", "content": "padding " * 30 + key}])
-    text, reasons = "", []
-    for chunk in stream:
-        for choice in chunk.choices:
-            text += choice.delta.content or ""
-            if choice.finish_reason:
-                reasons.append(choice.finish_reason)
+    text, reasons = stream_text(stream)
     assert "BEGIN RSA" not in text and "MIIEow" not in text
     assert reasons == ["content_filter"]
     assert "withheld" in text and "padding" in text
