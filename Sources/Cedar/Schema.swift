@@ -47,9 +47,7 @@ public struct CedarSchema: Sendable {
     /// Resolves names to their definitions (common types first, then entity types, then built-ins).
     public func resolve(_ type: SchemaType, depth: Int = 0) -> SchemaType {
         guard case .named(let name, let ns) = type, depth < 32 else { return type }
-        var candidates: [String] = []
-        if !ns.isEmpty, !name.contains("::") { candidates.append("\(ns)::\(name)") }
-        candidates.append(name)
+        let candidates = Self.candidates(name, namespace: ns)
         for c in candidates {
             if let common = commonTypes[c] { return resolve(common, depth: depth + 1) }
             if entityTypes[c] != nil { return .entity(c) }
@@ -64,6 +62,41 @@ public struct CedarSchema: Sendable {
             // An entity type not declared (or declared in another namespace): treat as an entity reference.
             return .entity(candidates.first { entityTypes[$0] != nil } ?? (ns.isEmpty || name.contains("::") ? name : "\(ns)::\(name)"))
         }
+    }
+
+    /// The qualified names a name written in `namespace` may stand for, nearest first.
+    static func candidates(_ name: String, namespace ns: String) -> [String] {
+        !ns.isEmpty && !name.contains("::") ? ["\(ns)::\(name)", name] : [name]
+    }
+
+    /// Rejects common types defined in terms of themselves (`type T = Set<T>;`), as Cedar does: their
+    /// expansion never ends.
+    func checkCommonTypeCycles() throws(CedarSchemaError) {
+        var done = Set<String>()
+        func references(_ type: SchemaType, into out: inout [String]) {
+            switch type {
+            case .set(let element): references(element, into: &out)
+            case .record(let attributes): for a in attributes.values { references(a.type, into: &out) }
+            case .named(let name, let ns):
+                if let c = Self.candidates(name, namespace: ns).first(where: { commonTypes[$0] != nil || entityTypes[$0] != nil }),
+                    commonTypes[c] != nil
+                {
+                    out.append(c)
+                }
+            default: break
+            }
+        }
+        func visit(_ name: String, path: [String]) throws(CedarSchemaError) {
+            if done.contains(name) { return }
+            if path.contains(name) {
+                throw CedarSchemaError(message: "common type \(name) is defined in terms of itself (\((path + [name]).joined(separator: " → ")))")
+            }
+            var next: [String] = []
+            if let type = commonTypes[name] { references(type, into: &next) }
+            for n in next { try visit(n, path: path + [name]) }
+            done.insert(name)
+        }
+        for name in commonTypes.keys.sorted() { try visit(name, path: []) }
     }
 
     /// The action entities the schema declares, with their action groups as parents.
@@ -83,12 +116,17 @@ struct SchemaParser {
     var tokens: [Token]
     var index = 0
     var schema = CedarSchema()
+    /// How deeply types nest here (`Set<Set<…>>`, records in records): bounded so that a hostile
+    /// schema file cannot exhaust the stack.
+    var typeDepth = 0
+    static let maximumTypeDepth = 64
 
     static func parse(_ text: String) throws(CedarSchemaError) -> CedarSchema {
         let tokens: [Token]
         do { tokens = try Lexer.tokens(text) } catch { throw CedarSchemaError(message: error.description) }
         var p = SchemaParser(tokens: tokens)
         try p.declarations(namespace: "", topLevel: true)
+        try p.schema.checkCommonTypeCycles()
         return p.schema
     }
 
@@ -329,6 +367,9 @@ struct SchemaParser {
     }
 
     mutating func type(namespace: String) throws(CedarSchemaError) -> CedarSchema.SchemaType {
+        typeDepth += 1
+        defer { typeDepth -= 1 }
+        guard typeDepth <= Self.maximumTypeDepth else { throw fail("types nest deeper than \(Self.maximumTypeDepth) levels") }
         if at("{") { return try record(namespace: namespace) }
         let n = try path()
         if n == "Set" || n == "__cedar::Set" {
@@ -402,5 +443,6 @@ extension CedarSchema {
                     context: try applies?["context"].map(type))
             }
         }
+        try checkCommonTypeCycles()
     }
 }

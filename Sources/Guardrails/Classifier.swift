@@ -37,6 +37,7 @@ public struct TextClassifier: Sendable {
         guard bytes.count >= 20, bytes[0..<4] == [0x57, 0x47, 0x43, 0x31] else { throw LoadError(description: "\(name): not a WGC1 weights file") }
         func u32(_ at: Int) -> UInt32 { UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24 }
         let buckets = Int(u32(4))
+        guard buckets > 0 else { throw LoadError(description: "\(name): a weights file needs at least one bucket") }
         guard bytes.count == 20 + buckets else { throw LoadError(description: "\(name): truncated weights") }
         self.name = name
         scale = Float(bitPattern: u32(8))

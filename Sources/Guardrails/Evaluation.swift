@@ -26,10 +26,13 @@ public enum GuardEvaluation {
 
     static func slice(_ text: String, _ f: Finding) -> String {
         let s = Array(text.unicodeScalars)
-        let a = max(0, f.start - 12)
-        let b = min(s.count, f.end + 12)
-        return String(String.UnicodeScalarView(s[a..<f.start])) + "⟦" + String(String.UnicodeScalarView(s[f.start..<min(f.end, s.count)])) + "⟧"
-            + String(String.UnicodeScalarView(s[min(f.end, s.count)..<b]))
+        // Spans come from a labelled file: clamp and order them before slicing.
+        let start = min(max(0, f.start), s.count)
+        let end = min(max(start, f.end), s.count)
+        let a = max(0, start - 12)
+        let b = min(s.count, end + 12)
+        return String(String.UnicodeScalarView(s[a..<start])) + "⟦" + String(String.UnicodeScalarView(s[start..<end])) + "⟧"
+            + String(String.UnicodeScalarView(s[end..<b]))
     }
 
     public struct Report: Sendable {

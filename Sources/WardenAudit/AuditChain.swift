@@ -56,7 +56,8 @@ public struct AuditState: Sendable, Equatable {
             self.init()
             return
         }
-        guard let json = try? JSONParser.parse(text), let size = json["size"]?.intValue,
+        // Sizes beyond 2⁶² cannot be real and would overflow the tree's arithmetic.
+        guard let json = try? JSONParser.parse(text), let size = json["size"]?.intValue, (0..<(1 << 62)).contains(size),
             let frontier = json["frontier"]?.arrayValue?.compactMap({ $0.stringValue.flatMap(AuditVerifier.bytes(hex:)) }),
             let range = CompactRange(size: size, hashes: frontier)
         else { throw Malformed() }

@@ -40,7 +40,7 @@ public enum CanonicalJSON {
 
     /// ECMAScript `Number.prototype.toString` of the number written as `text`.
     static func canonicalNumber(_ text: String) -> String {
-        if let i = Int64(text), abs(i) <= (1 << 53) { return String(i) }
+        if let i = Int64(text), i.magnitude <= (1 << 53) { return String(i) }
         guard let d = Double(text), d.isFinite else { return "null" }
         if d == 0 { return "0" }
         if d == d.rounded(), abs(d) < 1e21 { return integralString(d) }

@@ -36,18 +36,20 @@ public enum MockBehaviour: Sendable, Equatable {
         case "echo-all": self = .echoAll
         case "llama-guard": self = .llamaGuard
         default:
-            if model.hasPrefix("slow-"), let ms = Int(model.dropFirst(5)), ms >= 0 {
+            // The numbers a model name carries are bounded: a name must not make the mock do unbounded work.
+            if model.hasPrefix("slow-"), let ms = Int(model.dropFirst(5)), (0...3_600_000).contains(ms) {
                 self = .slow(milliseconds: ms)
-            } else if model.hasPrefix("ctx-"), let n = Int(model.dropFirst(4)), n >= 0 {
+            } else if model.hasPrefix("ctx-"), let n = Int(model.dropFirst(4)), (0...Usage.maximumTokens).contains(n) {
                 self = .contextWindow(tokens: n)
             } else if model.hasPrefix("cache-") {
                 let parts = model.dropFirst(6).split(separator: "-")
-                if parts.count == 2, let read = Int(parts[0]), let write = Int(parts[1]), read >= 0, write >= 0 {
+                let range = 0...Usage.maximumTokens
+                if parts.count == 2, let read = Int(parts[0]), let write = Int(parts[1]), range.contains(read), range.contains(write) {
                     self = .cacheUsage(read: read, write: write)
                 } else {
                     self = .normal
                 }
-            } else if model.hasPrefix("reasoning-"), let n = Int(model.dropFirst(10)), n >= 0 {
+            } else if model.hasPrefix("reasoning-"), let n = Int(model.dropFirst(10)), (0...Usage.maximumTokens).contains(n) {
                 self = .reasoning(tokens: n)
             } else {
                 self = .normal
@@ -107,7 +109,8 @@ public enum MockGenerator {
         case "boolean": return true
         case "null": return .null
         case "array":
-            let min = schema["minItems"]?.intValue ?? 0
+            // The client's schema sizes the example: at most 16 items, so no schema can make the mock allocate without bound.
+            let min = Swift.min(schema["minItems"]?.intValue ?? 0, 16)
             guard min > 0, let items = schema["items"], depth < 8 else { return [] }
             return .array(Array(repeating: exampleValue(for: items, depth: depth + 1), count: min))
         case "object":
@@ -123,7 +126,7 @@ public enum MockGenerator {
         var out = JSONObject()
         guard depth < 8 else { return .object(out) }
         let properties = schema["properties"]?.objectValue ?? JSONObject()
-        for case .string(let name) in schema["required"]?.arrayValue ?? [] {
+        for case .string(let name) in (schema["required"]?.arrayValue ?? []).prefix(64) {
             out[name] = exampleValue(for: properties[name] ?? [:], depth: depth + 1)
         }
         return .object(out)
@@ -195,6 +198,7 @@ public enum MockGenerator {
         }
         var state = seed
         var values: [Double] = []
+        let dimensions = Swift.max(0, Swift.min(dimensions, 65_536))
         values.reserveCapacity(dimensions)
         var norm = 0.0
         for _ in 0..<dimensions {

@@ -26,7 +26,7 @@ public final class HTTPTransport: Sendable {
 
     /// The client for `connectTimeout`, created on first use.
     public func client(connectTimeout: Duration) -> HTTPClient {
-        let ms = Int64(connectTimeout.seconds * 1000)
+        let ms = connectTimeout.clampedMilliseconds
         return clients.withLock { clients in
             if let c = clients[ms] { return c }
             var configuration = HTTPClient.Configuration()
@@ -110,7 +110,7 @@ extension HTTPTransport {
         _ request: HTTPClientRequest, timeouts: AttemptTimeouts, api: ClientAPI, logger: Logger,
         classify: (Int, JSONValue?, HTTPHeaders) -> AttemptFailure
     ) async throws -> HTTPClientResponse {
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(min(timeouts.firstByte, timeouts.total).seconds * 1e9))
+        let deadline = NIODeadline.now() + .nanoseconds(min(timeouts.firstByte, timeouts.total).clampedNanoseconds)
         let response: HTTPClientResponse
         do {
             response = try await client(connectTimeout: timeouts.connect).execute(request, deadline: deadline, logger: logger)
@@ -180,14 +180,37 @@ extension HTTPTransport {
         }
     }
 
-    /// Parses `Retry-After` (seconds or an HTTP date) and OpenAI's `retry-after-ms`.
-    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        if let ms = headers.first(name: "retry-after-ms").flatMap(Double.init), ms >= 0 {
-            return .milliseconds(Int64(ms))
+    /// The longest wait a `Retry-After` can ask for; longer values are read as this (a day), which is
+    /// beyond any `max_retry_after`, so Warden moves on instead of waiting.
+    static let retryAfterCeiling: Duration = .seconds(86_400)
+
+    /// Parses OpenAI's `retry-after-ms` and `Retry-After` (delay seconds, or an HTTP date), clamped to
+    /// `0...retryAfterCeiling`. Anything else (`inf`, `nan`, `-1`, hex, garbage) is ignored: an
+    /// upstream's header must never be able to stop Warden.
+    static func retryAfter(_ headers: HTTPHeaders, now: Int64 = WallClock.unixMilliseconds()) -> Duration? {
+        let ceiling = retryAfterCeiling.clampedMilliseconds
+        if let ms = headers.first(name: "retry-after-ms").flatMap(decimalNumber) {
+            return .milliseconds(Int64(min(ms, Double(ceiling)).rounded(.up)))
         }
         guard let value = headers.first(name: "retry-after") else { return nil }
-        if let s = Double(value.trimmingSpaces), s >= 0 { return .milliseconds(Int64(s * 1000)) }
+        if let s = decimalNumber(value) {
+            return .milliseconds(Int64(min(s * 1000, Double(ceiling)).rounded(.up)))
+        }
+        if let date = HTTPDate.parse(value) {
+            let wait = date.subtractingSaturated(now)
+            return .milliseconds(max(0, min(wait, ceiling)))
+        }
         return nil
+    }
+
+    /// A non-negative decimal number as HTTP headers write one (digits, at most one point): nil for
+    /// anything `Double` would also read (`inf`, `nan`, `1e30`, `0x1p4`, `-1`).
+    static func decimalNumber(_ text: String) -> Double? {
+        let t = text.trimmingSpaces
+        guard !t.isEmpty, t.utf8.count <= 32, t.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2E }),
+            t.utf8.filter({ $0 == 0x2E }).count <= 1, let value = Double(t), value.isFinite
+        else { return nil }
+        return value
     }
 }
 

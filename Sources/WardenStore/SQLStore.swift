@@ -171,6 +171,7 @@ public final class SQLStore: KeyStore {
         try await database.query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version \(dialect == .sqlite ? "INTEGER" : "BIGINT") PRIMARY KEY, applied_at \(dialect == .sqlite ? "INTEGER" : "BIGINT") NOT NULL)")
         let current = Int(try await database.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").first?.int("v") ?? 0)
+        guard current >= 0 else { throw StoreError("the database's schema version (\(current)) is invalid") }
         guard current <= Self.migrations.count else {
             throw StoreError(
                 "the database schema (version \(current)) is newer than this Warden (\(Self.migrations.count)); upgrade Warden")

@@ -97,6 +97,12 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: "Authorizations per round.") var requests = 20_000
         @Option(help: "Rounds (the median is reported).") var rounds = 7
 
+        func validate() throws {
+            guard (1...100_000).contains(policies) else { throw ValidationError("--policies must be between 1 and 100000") }
+            guard (1...10_000_000).contains(requests) else { throw ValidationError("--requests must be between 1 and 10000000") }
+            guard (1...1000).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 1000") }
+        }
+
         func run() async throws {
             let result = PolicyBench.run(policies: policies, requests: requests, rounds: rounds)
             for line in result.lines { print(line) }

@@ -146,6 +146,12 @@ struct MockUpstreamCommand: AsyncParsableCommand {
     @Option(name: .customLong("embedding-dimensions"), help: "Vector size when the request sets no `dimensions`.")
     var embeddingDimensions = 256
 
+    func validate() throws {
+        guard (1...65_536).contains(embeddingDimensions) else { throw ValidationError("--embedding-dimensions must be between 1 and 65536") }
+        guard (0...3_600_000).contains(latencyMilliseconds) else { throw ValidationError("--latency-ms must be between 0 and 3600000") }
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+    }
+
     func run() async throws {
         let logger = Logger(label: "warden.mock")
         let mock = MockUpstream(

@@ -20,6 +20,33 @@ struct SchemaTests {
         }
         """
 
+    @Test(
+        "common types defined in terms of themselves are refused, as Cedar does",
+        arguments: [
+            "type T = Set<T>;",
+            "type R = { a: R };",
+            "namespace N { type A = Set<B>; type B = { x: A }; }",
+        ])
+    func cyclicCommonTypes(_ text: String) {
+        let error = #expect(throws: CedarSchemaError.self) { try CedarSchema(text: text) }
+        #expect(error?.message.contains("in terms of itself") == true)
+    }
+
+    @Test("cyclic common types in the JSON form are refused too")
+    func cyclicJSON() throws {
+        let json = try JSONParser.parse(#"{"": {"commonTypes": {"T": {"type": "Set", "element": {"type": "T"}}}, "entityTypes": {}, "actions": {}}}"#)
+        #expect(throws: CedarSchemaError.self) { try CedarSchema(json: json) }
+    }
+
+    @Test("deeply nested types are refused instead of exhausting the stack")
+    func deepTypes() throws {
+        let deep = "type T = " + String(repeating: "Set<", count: 100_000) + "Long" + String(repeating: ">", count: 100_000) + ";"
+        let error = #expect(throws: CedarSchemaError.self) { try CedarSchema(text: deep) }
+        #expect(error?.message.contains("nest deeper") == true)
+        let fine = "type T = " + String(repeating: "Set<", count: 30) + "Long" + String(repeating: ">", count: 30) + ";"
+        _ = try CedarSchema(text: fine)
+    }
+
     @Test("the human-readable form: namespaces, entities, enums, common types, actions and their groups")
     func humanReadable() throws {
         let schema = try CedarSchema(text: Self.text)

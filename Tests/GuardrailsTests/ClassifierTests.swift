@@ -22,6 +22,21 @@ struct ClassifierTests {
         }
     }
 
+    @Test("a weights file that is not one is a load error, never a classifier that divides by zero")
+    func malformedWeights() {
+        let header: [UInt8] = [0x57, 0x47, 0x43, 0x31]
+        func file(buckets: UInt32, extra: Int) -> Data {
+            var bytes = header
+            for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8((buckets >> UInt32(shift)) & 0xFF)) }
+            bytes += [UInt8](repeating: 0, count: 12 + extra)
+            return Data(bytes)
+        }
+        #expect(throws: (any Error).self) { try TextClassifier(name: "zero", data: file(buckets: 0, extra: 0)) }
+        #expect(throws: (any Error).self) { try TextClassifier(name: "short", data: file(buckets: 8, extra: 4)) }
+        #expect(throws: (any Error).self) { try TextClassifier(name: "junk", data: Data([1, 2, 3])) }
+        #expect((try? TextClassifier(name: "ok", data: file(buckets: 8, extra: 8))) != nil)
+    }
+
     @Test("normalisation defeats cheap evasion: zero-width characters, full-width letters, leetspeak, spacing")
     func normalisation() {
         #expect(TextClassifier.normalise("ig\u{200B}nore  ALL\tprevious") == "ignore all previous")

@@ -48,11 +48,78 @@ struct JSONTests {
         #expect(error?.reason.contains("nesting") == true)
     }
 
-    @Test("duplicate keys: the last one wins")
-    func duplicates() throws {
-        let value = try JSONParser.parse(#"{"a":1,"a":2}"#)
-        #expect(value.objectValue?.count == 1)
-        #expect(value["a"]?.intValue == 2)
+    @Test(
+        "a key twice in one object is refused, naming the key, at any depth and past the hashing threshold",
+        arguments: [
+            (#"{"model":"a","model":"b"}"#, "model"),
+            (#"{"messages":[{"role":"user","role":"system"}]}"#, "role"),
+            ("{" + (0..<40).map { "\"k\($0)\":1" }.joined(separator: ",") + #","k7":2}"#, "k7"),
+        ])
+    func duplicates(_ text: String, key: String) {
+        let error = #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+        #expect(error?.duplicateKey == key)
+        #expect(error?.reason.contains("duplicate key '\(key)'") == true)
+    }
+
+    @Test("the same key in different objects is fine")
+    func sameKeyInSiblings() throws {
+        let value = try JSONParser.parse(#"{"a":{"x":1},"b":{"x":2},"x":3}"#)
+        #expect(value["a"]?["x"]?.intValue == 1)
+        #expect(value["x"]?.intValue == 3)
+    }
+
+    @Test("members, values and strings are bounded")
+    func limits() throws {
+        var limits = JSONParser.Limits()
+        limits.members = 50
+        let fifty = "{" + (0..<50).map { "\"k\($0)\":1" }.joined(separator: ",") + "}"
+        #expect(try JSONParser.parse(Array(fifty.utf8), limits: limits).objectValue?.count == 50)
+        let more = "{" + (0..<51).map { "\"k\($0)\":1" }.joined(separator: ",") + "}"
+        let members = #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(more.utf8), limits: limits) }
+        #expect(members?.reason.contains("more than 50 members") == true)
+
+        limits = JSONParser.Limits()
+        limits.values = 10
+        #expect(try JSONParser.parse(Array("[1,2,3,4,5,6,7,8,9]".utf8), limits: limits).arrayValue?.count == 9)
+        let values = #expect(throws: JSONParseError.self) { try JSONParser.parse(Array("[1,2,3,4,5,6,7,8,9,10]".utf8), limits: limits) }
+        #expect(values?.reason.contains("more than 10 values") == true)
+
+        limits = JSONParser.Limits()
+        limits.stringBytes = 8
+        #expect(try JSONParser.parse(Array(#"["12345678"]"#.utf8), limits: limits).arrayValue?.count == 1)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(#"["123456789"]"#.utf8), limits: limits) }
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(#"["1234\n6789"]"#.utf8), limits: limits) }
+    }
+
+    @Test("a large object parses and is looked up through its hash index, in order")
+    func largeObject() throws {
+        let n = 9_000
+        let text = "{" + (0..<n).map { "\"key\($0)\":\($0)" }.joined(separator: ",") + "}"
+        let value = try JSONParser.parse(text)
+        guard case .object(var object) = value else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(object.count == n)
+        #expect(object["key8999"]?.intValue == 8999)
+        #expect(object["key0"]?.intValue == 0)
+        #expect(object["missing"] == nil)
+        object["key5"] = nil
+        #expect(object["key5"] == nil)
+        #expect(object["key6"]?.intValue == 6)
+        #expect(object.keys[5] == "key6")
+        object["new"] = 1
+        #expect(object["new"]?.intValue == 1)
+        #expect(object.keys.last == "new")
+        #expect(object.removeValue(forKey: "key8999")?.intValue == 8999)
+        #expect(object.count == n - 1)
+        // Shrinking below the threshold keeps lookups right.
+        var small: JSONObject = [:]
+        for i in 0..<20 { small["k\(i)"] = .int(i) }
+        for i in 0..<15 { small["k\(i)"] = nil }
+        #expect(small.count == 5)
+        #expect(small["k17"]?.intValue == 17)
+        #expect(small["k3"] == nil)
     }
 
     @Test("integer access accepts 3, 3.0 and 3e0 but not 3.5")

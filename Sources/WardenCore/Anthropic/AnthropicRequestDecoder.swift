@@ -39,7 +39,7 @@ public enum AnthropicRequestDecoder {
             if !rest.isEmpty || blocks.isEmpty { messages.append(ChatMessage(role: .user, content: rest)) }
         }
         var request = ChatRequest(model: model, messages: messages, api: .anthropic, original: f.object)
-        let maxTokens = try f.int("max_tokens", min: 1)
+        let maxTokens = try f.int("max_tokens", min: 1, max: Usage.maximumTokens)
         if requireMaxTokens, maxTokens == nil { throw GatewayError.missingField("max_tokens") }
         request.maxTokens = maxTokens
         request.temperature = try f.double("temperature", min: 0, max: 1)

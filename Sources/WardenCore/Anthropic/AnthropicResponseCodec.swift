@@ -29,18 +29,18 @@ public enum AnthropicResponseCodec {
     /// `inputTokens` includes them.
     public static func decodeUsage(_ value: JSONValue) -> Usage? {
         guard case .object(let u) = value else { return nil }
-        let input = u["input_tokens"]?.intValue ?? 0
-        let read = u["cache_read_input_tokens"]?.intValue ?? 0
-        let write = u["cache_creation_input_tokens"]?.intValue ?? 0
+        let input = Usage.tokenCount(u["input_tokens"]) ?? 0
+        let read = Usage.tokenCount(u["cache_read_input_tokens"]) ?? 0
+        let write = Usage.tokenCount(u["cache_creation_input_tokens"]) ?? 0
         return Usage(
-            inputTokens: input + read + write, outputTokens: u["output_tokens"]?.intValue ?? 0,
+            inputTokens: input + read + write, outputTokens: Usage.tokenCount(u["output_tokens"]) ?? 0,
             cachedInputTokens: read, cacheWriteTokens: write)
     }
 
     /// The `usage` object in Anthropic's shape.
     public static func encodeUsage(_ usage: Usage) -> JSONValue {
         [
-            "input_tokens": .int(max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens)),
+            "input_tokens": .int(max(0, usage.inputTokens.subtractingSaturated(usage.cachedInputTokens).subtractingSaturated(usage.cacheWriteTokens))),
             "cache_creation_input_tokens": .int(usage.cacheWriteTokens),
             "cache_read_input_tokens": .int(usage.cachedInputTokens),
             "output_tokens": .int(usage.outputTokens),

@@ -82,7 +82,28 @@ public struct Usage: Sendable, Equatable {
         self.isEstimated = isEstimated
     }
 
-    public var totalTokens: Int { inputTokens + outputTokens }
+    public var totalTokens: Int { inputTokens.addingSaturated(outputTokens) }
+
+    /// The largest token count Warden accepts anywhere (`max_tokens`, an upstream's usage): far above
+    /// any model's window, and small enough that sums and prices of such counts never overflow.
+    public static let maximumTokens = 1_000_000_000
+
+    /// A token count read from outside (an upstream's usage), clamped to `0...maximumTokens`.
+    public static func tokenCount(_ value: JSONValue?) -> Int? {
+        guard let value else { return nil }
+        if let i = value.intValue { return Swift.min(Swift.max(i, 0), maximumTokens) }
+        if case .number(let text) = value, text.first != "-" { return maximumTokens }  // beyond Int
+        return nil
+    }
+
+    /// The sum of two usages (an answer and its retry), each count saturating.
+    public func adding(_ other: Usage) -> Usage {
+        Usage(
+            inputTokens: inputTokens.addingSaturated(other.inputTokens), outputTokens: outputTokens.addingSaturated(other.outputTokens),
+            cachedInputTokens: cachedInputTokens.addingSaturated(other.cachedInputTokens),
+            cacheWriteTokens: cacheWriteTokens.addingSaturated(other.cacheWriteTokens),
+            reasoningTokens: reasoningTokens.addingSaturated(other.reasoningTokens), isEstimated: isEstimated || other.isEstimated)
+    }
 }
 
 /// A complete (non-streamed) chat response in canonical form.

@@ -29,14 +29,19 @@ public struct ConfigDuration: Sendable, Hashable, Decodable, CustomStringConvert
 
     public var description: String { GatewayError.formatSeconds(seconds) }
 
-    /// Parses `250ms`, `2s`, `1.5s`, `1m`, `2h`; returns nil for anything else.
+    /// The longest duration accepted anywhere in the configuration (ten years): longer ones are
+    /// mistakes, and would overflow the nanosecond counts that timers take.
+    public static let maximum = Duration.seconds(10 * 365 * 86_400)
+
+    /// Parses `250ms`, `2s`, `1.5s`, `1m`, `2h` (at most ten years); returns nil for anything else.
     public static func parse(_ text: String) -> ConfigDuration? {
         let t = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, scale) in units where t.hasSuffix(suffix) {
             let number = t.dropLast(suffix.count)
-            // "ms" also ends with "s": only accept a plain number before the unit.
-            guard let value = Double(number), value >= 0, value.isFinite, !number.contains("e"), !number.contains("E")
+            // "ms" also ends with "s": only accept a plain decimal number (digits and one point) before the unit.
+            guard !number.isEmpty, number.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2E }),
+                let value = Double(number), value.isFinite, value * scale <= maximum.seconds
             else { continue }
             return ConfigDuration(.milliseconds(Int64((value * scale * 1000).rounded())))
         }
@@ -68,7 +73,8 @@ public struct ConfigByteSize: Sendable, Hashable, Decodable {
             ("GB", 1_000_000_000), ("B", 1),
         ]
         for (suffix, scale) in units where t.hasSuffix(suffix) {
-            guard let v = Double(t.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v >= 0, v.isFinite
+            guard let v = Double(t.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v >= 0, v.isFinite,
+                v * Double(scale) < 0x1p62
             else { continue }
             return ConfigByteSize(bytes: Int(v * Double(scale)))
         }

@@ -68,7 +68,19 @@ public enum ConfigurationLoader {
     }
 
     /// Checks what decoding alone cannot: references between sections, ranges, URL shapes.
+    /// An absolute http(s) URL with a host and, if it names one, a port in 1...65535.
+    public static func isHTTPURL(_ text: String) -> Bool {
+        guard let u = URL(string: text), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = u.host, !host.isEmpty
+        else { return false }
+        if let port = u.port, !(1...65_535).contains(port) { return false }
+        return true
+    }
+
     public static func validate(_ config: WardenConfiguration) throws(ConfigurationError) {
+        if let vault = config.vault, !isHTTPURL(vault.address) {
+            throw ConfigurationError(key: "vault.address", "must be an http:// or https:// URL with a valid port")
+        }
         for (key, reference) in config.secretReferences {
             guard case .vault(let path) = reference else { continue }
             guard SecretReference.parseVaultPath(path) != nil else {
@@ -85,9 +97,7 @@ public enum ConfigurationLoader {
                 guard let url = provider.baseURL else {
                     throw ConfigurationError(key: "\(key).base_url", "is required for type \(provider.type.rawValue)")
                 }
-                guard let u = URL(string: url), let scheme = u.scheme, scheme == "http" || scheme == "https",
-                    u.host != nil
-                else {
+                guard isHTTPURL(url) else {
                     throw ConfigurationError(key: "\(key).base_url", "must be an http:// or https:// URL, got '\(url)'")
                 }
             case .mock:
@@ -189,7 +199,7 @@ public enum ConfigurationLoader {
             throw ConfigurationError(key: "budgets.default_max_tokens", "must be at least 1")
         }
         if let alerts = config.budgets.alerts {
-            guard let u = URL(string: alerts.webhook), u.scheme == "http" || u.scheme == "https", u.host != nil else {
+            guard isHTTPURL(alerts.webhook) else {
                 throw ConfigurationError(key: "budgets.alerts.webhook", "must be an http:// or https:// URL")
             }
             for (i, t) in alerts.thresholds.enumerated() where !(1...1000).contains(t) {
@@ -200,6 +210,9 @@ public enum ConfigurationLoader {
         guard audit.retentionDays >= 180 else {
             throw ConfigurationError(
                 key: "audit.retention_days", "must be at least 180: the EU AI Act requires keeping logs six months")
+        }
+        guard audit.retentionDays <= 36_500 else {
+            throw ConfigurationError(key: "audit.retention_days", "must be at most 36500 (a hundred years)")
         }
         guard audit.checkpointEvery >= 1 else {
             throw ConfigurationError(key: "audit.checkpoint_every", "must be at least 1")
@@ -213,7 +226,7 @@ public enum ConfigurationLoader {
             throw ConfigurationError(key: "audit.origin", "must be a non-empty name without spaces, '+' or newlines")
         }
         if let publish = audit.publish, publish.hasPrefix("http://") || publish.hasPrefix("https://") {
-            guard URL(string: publish)?.host != nil else {
+            guard isHTTPURL(publish) else {
                 throw ConfigurationError(key: "audit.publish", "is not a valid URL")
             }
             guard audit.publishSecret != nil else {

@@ -49,8 +49,9 @@ public struct PricingConfiguration: Sendable, Decodable {
             } else {
                 text = try c.decode(String.self, forKey: key)
             }
-            guard let value = Decimal(string: text), value >= 0 else {
-                throw ConfigurationError(key: (c.codingPath + [key]).configKey, "expected a price in USD per million tokens")
+            guard let value = Decimal(string: text), value >= 0, value <= 1_000_000 else {
+                throw ConfigurationError(
+                    key: (c.codingPath + [key]).configKey, "expected a price in USD per million tokens (0 to 1000000)")
             }
             return value
         }

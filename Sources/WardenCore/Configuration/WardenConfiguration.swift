@@ -251,7 +251,9 @@ public struct StaticKeyConfiguration: Sendable, Decodable {
         }
         for (key, target) in [(CodingKeys.rpm, \StaticKeyConfiguration.rpm), (.tpm, \.tpm)] {
             if let v = try c.decodeIfPresent(Int.self, forKey: key) {
-                guard v >= 1 else { throw ConfigurationError(key: (c.codingPath + [key]).configKey, "must be at least 1") }
+                guard (1...100_000_000).contains(v) else {
+                    throw ConfigurationError(key: (c.codingPath + [key]).configKey, "must be between 1 and 100000000")
+                }
                 self[keyPath: target] = v
             }
         }

@@ -21,7 +21,7 @@ extension NanoDollars {
         var t = text.trimmingCharacters(in: .whitespaces)
         if let e = t.firstIndex(where: { $0 == "e" || $0 == "E" }) {
             // Move the decimal point: the mantissa's digits, shifted by the exponent, as a plain decimal.
-            guard let exponent = Int(t[t.index(after: e)...]), abs(exponent) <= 30 else { return nil }
+            guard let exponent = Int(t[t.index(after: e)...]), exponent.magnitude <= 30 else { return nil }
             let mantissa = t[..<e]
             let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count <= 2, !mantissa.hasPrefix("-"), !mantissa.hasPrefix("+") else { return nil }
@@ -48,8 +48,9 @@ extension NanoDollars {
             nanos = Int64(String(f) + String(repeating: "0", count: 9 - f.count)) ?? 0
         }
         let (w, overflow) = whole.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !overflow else { return nil }
-        return w + nanos
+        let (total, overflowTotal) = w.addingReportingOverflow(nanos)
+        guard !overflow, !overflowTotal else { return nil }
+        return total
     }
 }
 
@@ -67,7 +68,13 @@ public struct ModelPricing: Sendable, Equatable {
     /// - Parameters are USD per million tokens.
     public init(inputPerMTok: Decimal, outputPerMTok: Decimal, cachedInputPerMTok: Decimal? = nil,
                 cacheWritePerMTok: Decimal? = nil, reasoningPerMTok: Decimal? = nil) {
-        func nanos(_ d: Decimal) -> NanoDollars { NSDecimalNumber(decimal: d * 1_000_000_000).int64Value }
+        // Prices are validated (at most $1,000,000 per million tokens) before they get here; the clamp
+        // keeps a direct caller's mistake from wrapping around.
+        func nanos(_ d: Decimal) -> NanoDollars {
+            let scaled = d * 1_000_000_000
+            guard scaled < Decimal(Int64.max), scaled > 0 else { return 0 }
+            return NSDecimalNumber(decimal: scaled).int64Value
+        }
         input = nanos(inputPerMTok)
         output = nanos(outputPerMTok)
         cachedInput = cachedInputPerMTok.map(nanos) ?? input
@@ -80,15 +87,22 @@ public struct ModelPricing: Sendable, Equatable {
     /// Canonical usage counts every prompt token in `inputTokens` (cached and cache-write included) and
     /// reasoning tokens inside `outputTokens`; each part is priced at its own rate.
     public func cost(of usage: Usage) -> NanoDollars {
-        let cached = Int64(max(0, usage.cachedInputTokens))
-        let written = Int64(max(0, usage.cacheWriteTokens))
-        let plainInput = max(0, Int64(usage.inputTokens) - cached - written)
-        let reasoningTokens = Int64(max(0, min(usage.reasoningTokens, usage.outputTokens)))
-        let plainOutput = max(0, Int64(usage.outputTokens) - reasoningTokens)
-        // tokens × nano-dollars per million tokens: at most ~10⁷ × 10¹³, far inside Int64.
-        let micro = plainInput * input + cached * cachedInput + written * cacheWrite + plainOutput * output
-            + reasoningTokens * reasoning
-        return (micro + 500_000) / 1_000_000
+        // In 128 bits: token counts and prices come from outside (an upstream, a config), and their
+        // products must saturate, never trap.
+        let cached = Int128(max(0, usage.cachedInputTokens))
+        let written = Int128(max(0, usage.cacheWriteTokens))
+        let plainInput = max(0, Int128(usage.inputTokens) - cached - written)
+        let reasoningTokens = Int128(max(0, min(usage.reasoningTokens, usage.outputTokens)))
+        let plainOutput = max(0, Int128(usage.outputTokens) - reasoningTokens)
+        let micro = plainInput * Int128(input) + cached * Int128(cachedInput) + written * Int128(cacheWrite)
+            + plainOutput * Int128(output) + reasoningTokens * Int128(reasoning)
+        return Self.nanoDollars(fromMicro: micro, roundingUp: false)
+    }
+
+    /// Nano-dollars from tokens × nano-dollars per million tokens, rounded (half up, or up), clamped to `Int64`.
+    static func nanoDollars(fromMicro micro: Int128, roundingUp: Bool) -> NanoDollars {
+        let rounded = (micro + (roundingUp ? 999_999 : 500_000)) / 1_000_000
+        return NanoDollars(clamping: rounded)
     }
 
     /// The most a call can cost: every prompt token at the highest input rate, `maxOutputTokens` at the
@@ -96,8 +110,8 @@ public struct ModelPricing: Sendable, Equatable {
     public func worstCase(promptTokens: Int, maxOutputTokens: Int) -> NanoDollars {
         let inputRate = max(input, cachedInput, cacheWrite)
         let outputRate = max(output, reasoning)
-        let micro = Int64(promptTokens) * inputRate + Int64(maxOutputTokens) * outputRate
-        return (micro + 999_999) / 1_000_000  // rounded up
+        let micro = Int128(max(0, promptTokens)) * Int128(inputRate) + Int128(max(0, maxOutputTokens)) * Int128(outputRate)
+        return Self.nanoDollars(fromMicro: micro, roundingUp: true)
     }
 }
 

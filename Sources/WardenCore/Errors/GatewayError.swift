@@ -15,7 +15,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case modelNotFound, notFound, methodNotAllowed, requestTimeout, requestTooLarge
         case upstreamClientError, upstreamRateLimited, upstreamError, noHealthyDeployment, upstreamTimeout
         case unsupported, internalError, shuttingDown, budgetExceeded, rateLimitExceeded, adminUnauthorized, conflict
-        case modelNotPriced, guardrailBlocked, approval, structuredOutputInvalid
+        case modelNotPriced, guardrailBlocked, approval, structuredOutputInvalid, duplicateKey, storeUnavailable
     }
 
     let code: Code
@@ -65,10 +65,18 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .malformedHTTP, .invalidJSON, .invalidValue, .missingField, .invalidAPIKey, .modelNotAllowed, .policyDenied,
             .modelNotFound, .notFound, .methodNotAllowed, .requestTimeout, .requestTooLarge, .unsupported,
-            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced, .guardrailBlocked, .approval:
+            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced, .guardrailBlocked, .approval, .duplicateKey:
             true
         default: false
         }
+    }
+
+    /// What `x-should-retry` says: false for Warden's refusals, true when Warden is briefly unable to serve
+    /// (its store's backlog is full), nil when the header is left out.
+    public var shouldRetry: Bool? {
+        if isRefusal { return false }
+        if code == .storeUnavailable { return true }
+        return nil
     }
 
     /// Whether this error came from the upstream rather than from Warden's own checks.
@@ -98,6 +106,29 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         GatewayError(
             .invalidJSON, status: 400, type: "invalid_request_error", codeName: "invalid_json",
             message: "The request body is not valid JSON: \(detail).")
+    }
+
+    /// The error for a request body the JSON parser refused: `duplicate_key` naming the key, else `invalid_json`.
+    public static func unparsable(_ error: JSONParseError) -> GatewayError {
+        if let key = error.duplicateKey { return .duplicateKey(key, detail: error.description) }
+        return .invalidJSON(error.description)
+    }
+
+    /// A key appears twice in one object of the body: Warden and an upstream could read different values
+    /// from the same bytes (most parsers keep the last, some the first), so the body is refused.
+    public static func duplicateKey(_ key: String, detail: String) -> GatewayError {
+        GatewayError(
+            .duplicateKey, status: 400, type: "invalid_request_error", codeName: "duplicate_key",
+            message: "The request body has the key '\(key)' twice in one object (\(detail)); send each key once.", param: key)
+    }
+
+    /// Warden cannot record what it serves (the store is unreachable and the queue of records waiting
+    /// for it is full), so it takes no more model requests until the store catches up.
+    public static func storeUnavailable() -> GatewayError {
+        GatewayError(
+            .storeUnavailable, status: 503, type: "api_error", codeName: "store_unavailable",
+            message: "Warden cannot record usage right now (its store is unavailable and the backlog is full); retry shortly.",
+            retryAfterSeconds: 1)
     }
 
     public static func invalidValue(_ param: String, _ message: String) -> GatewayError {

@@ -5,6 +5,8 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     /// Byte offset of the problem in the input.
     public var offset: Int
     public var reason: String
+    /// The key that appeared twice in one object, when that was the problem.
+    public var duplicateKey: String? = nil
 
     public var description: String { "\(reason) at byte \(offset)" }
 }
@@ -12,27 +14,45 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 /// A strict RFC 8259 JSON parser over UTF-8 bytes.
 ///
 /// Strict means: one value with only whitespace around it, no trailing commas, no comments, no
-/// `NaN`, strings must be valid UTF-8 with no raw control characters, and nesting is bounded so that a
-/// hostile body cannot exhaust the stack.
+/// `NaN`, strings must be valid UTF-8 with no raw control characters, no key twice in one object (two
+/// readers of the same bytes could otherwise see different values), and bounded nesting, members,
+/// values and string lengths, so that no body can exhaust the stack or make parsing superlinear.
 public enum JSONParser {
-    /// Deepest nesting accepted. Real requests nest well under 32 levels (tool schemas are the deepest).
-    public static let maximumDepth = 128
+    /// What one document may hold.
+    public struct Limits: Sendable {
+        /// Deepest nesting. Real requests nest well under 32 levels (tool schemas are the deepest).
+        public var depth = 128
+        /// Most members of one object (tool schemas, `metadata` and `logit_bias` stay far below).
+        public var members = 10_000
+        /// Most values in the document (an embeddings request of token arrays is the largest real case).
+        public var values = 2_000_000
+        /// Longest string, in bytes as written (an image as a data URL is the longest real case).
+        public var stringBytes = 64 << 20
 
-    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+        public init() {}
+
+        /// The limits every parse uses unless told otherwise.
+        public static let standard = Limits()
+    }
+
+    /// Deepest nesting accepted by default.
+    public static var maximumDepth: Int { Limits.standard.depth }
+
+    public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = .standard) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buffer in
             Result { () throws(JSONParseError) -> JSONValue in
-                var p = Cursor(UnsafeRawBufferPointer(buffer))
+                var p = Cursor(UnsafeRawBufferPointer(buffer), limits: limits)
                 return try p.parseDocument()
             }
         }
         if let result { return try result.get() }
-        return try parse(Array(bytes))
+        return try parse(Array(bytes), limits: limits)
     }
 
-    public static func parse(_ buffer: ByteBuffer) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ buffer: ByteBuffer, limits: Limits = .standard) throws(JSONParseError) -> JSONValue {
         let result = buffer.withUnsafeReadableBytes { raw in
             Result { () throws(JSONParseError) -> JSONValue in
-                var p = Cursor(raw)
+                var p = Cursor(raw, limits: limits)
                 return try p.parseDocument()
             }
         }
@@ -86,11 +106,18 @@ public enum JSONParser {
         let bytes: UnsafeRawBufferPointer
         var i = 0
         var depth = 0
+        /// Values built so far (bounded by `maximumValues`).
+        var values = 0
         /// A top-level member whose value's byte range to record in `span`.
         var spanKey: String?
         var span: Range<Int>?
 
-        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+        let limits: Limits
+
+        init(_ bytes: UnsafeRawBufferPointer, limits: Limits = .standard) {
+            self.bytes = bytes
+            self.limits = limits
+        }
 
         func fail(_ reason: String, at offset: Int? = nil) -> JSONParseError {
             JSONParseError(offset: offset ?? i, reason: reason)
@@ -116,6 +143,8 @@ public enum JSONParser {
 
         mutating func parseValue() throws(JSONParseError) -> JSONValue {
             guard i < bytes.count else { throw fail("unexpected end of input") }
+            values += 1
+            if values > limits.values { throw fail("more than \(limits.values) values") }
             switch bytes[i] {
             case UInt8(ascii: "{"): return try parseObject()
             case UInt8(ascii: "["): return try parseArray()
@@ -142,7 +171,7 @@ public enum JSONParser {
 
         mutating func enter() throws(JSONParseError) {
             depth += 1
-            if depth > JSONParser.maximumDepth { throw fail("nesting deeper than \(JSONParser.maximumDepth) levels") }
+            if depth > limits.depth { throw fail("nesting deeper than \(limits.depth) levels") }
         }
 
         mutating func parseObject() throws(JSONParseError) -> JSONValue {
@@ -155,6 +184,10 @@ public enum JSONParser {
             i += 1  // {
             var members: [(key: String, value: JSONValue)] = []
             members.reserveCapacity(keys == nil ? 8 : 1)
+            // Keys seen so far: scanned while the object is small, hashed past the index threshold, so
+            // checking for duplicates stays linear in the body.
+            var seen: Set<String>?
+            var keyCount = 0
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
                 i += 1
@@ -165,7 +198,29 @@ public enum JSONParser {
                 skipWhitespace()
                 guard i < bytes.count else { throw fail("unexpected end of input in object") }
                 guard bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key in object") }
+                let keyStart = i
                 let key = try parseString()
+                keyCount += 1
+                if keyCount > limits.members {
+                    throw fail("an object with more than \(limits.members) members", at: keyStart)
+                }
+                if keys == nil || keys!.contains(key) {
+                    let isDuplicate: Bool
+                    if seen != nil {
+                        isDuplicate = !seen!.insert(key).inserted
+                    } else {
+                        isDuplicate = members.contains { $0.key == key }
+                        if !isDuplicate, members.count >= JSONObject.indexThreshold {
+                            seen = Set(members.map(\.key))
+                            seen!.insert(key)
+                        }
+                    }
+                    if isDuplicate {
+                        var error = fail("duplicate key '\(key)' in object", at: keyStart)
+                        error.duplicateKey = key
+                        throw error
+                    }
+                }
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after object key") }
                 i += 1
@@ -176,11 +231,7 @@ public enum JSONParser {
                     let valueStart = i
                     let value = try parseValue()
                     if depth == 1, let spanKey, key == spanKey { span = valueStart..<i }
-                    if let dup = members.firstIndex(where: { $0.key == key }) {
-                        members[dup].value = value
-                    } else {
-                        members.append((key, value))
-                    }
+                    members.append((key, value))
                 }
                 skipWhitespace()
                 guard i < bytes.count else { throw fail("unexpected end of input in object") }
@@ -338,6 +389,7 @@ public enum JSONParser {
             while i < bytes.count {
                 let c = bytes[i]
                 if c == UInt8(ascii: "\"") {
+                    if i - start > limits.stringBytes { throw fail("a string longer than \(limits.stringBytes) bytes", at: open) }
                     let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
                     i += 1
                     if !hasNonASCII { return String(decoding: slice, as: UTF8.self) }
@@ -358,6 +410,7 @@ public enum JSONParser {
                 let c = bytes[i]
                 if c == UInt8(ascii: "\"") {
                     i += 1
+                    if i - start > limits.stringBytes { throw fail("a string longer than \(limits.stringBytes) bytes", at: open) }
                     guard let s = String(validating: out, as: UTF8.self) else {
                         throw fail("string is not valid UTF-8", at: open)
                     }

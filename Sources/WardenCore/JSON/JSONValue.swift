@@ -3,7 +3,9 @@
 /// Warden passes request fields it does not know straight through to upstreams, so it cannot decode
 /// into fixed structs and re-encode: `0.70` must stay `0.70`, `12345678901234567890` must not become a
 /// `Double`, and member order stays stable for logs and tests. Objects are small in practice (a chat
-/// message has two to five members), so an ordered array with linear lookup beats a dictionary.
+/// message has two to five members), so they are an ordered array with linear lookup; past
+/// `JSONObject.indexThreshold` members a hash index keeps lookups constant-time, so no body can make
+/// member lookup quadratic.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -63,10 +65,16 @@ public enum JSONValue: Sendable, Hashable {
     }
 }
 
-/// An ordered JSON object. Duplicate keys from the wire are collapsed (the last one wins), as most
-/// JSON parsers and every upstream we talk to do.
+/// An ordered JSON object with distinct keys. The parser rejects duplicate keys (see
+/// `JSONParseError.duplicateKey`), so Warden and an upstream can never read different values from the
+/// same bytes.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     public private(set) var members: [(key: String, value: JSONValue)]
+    /// Key → position in `members`, kept once an object has more than `indexThreshold` members.
+    private var index: [String: Int]?
+
+    /// Objects with more members than this get a hash index; smaller ones are scanned (faster when tiny).
+    public static let indexThreshold = 16
 
     public init() { members = [] }
 
@@ -77,22 +85,47 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     }
 
     /// Builds an object from members known to have distinct keys, without checking.
-    init(uniqueMembers: [(key: String, value: JSONValue)]) { members = uniqueMembers }
+    init(uniqueMembers: [(key: String, value: JSONValue)]) {
+        members = uniqueMembers
+        if members.count > Self.indexThreshold { rebuildIndex() }
+    }
 
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }
     public var keys: [String] { members.map(\.key) }
 
+    /// The position of `key` in `members`.
+    @inline(__always)
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return members.firstIndex { $0.key == key }
+    }
+
+    private mutating func rebuildIndex() {
+        var built = [String: Int](minimumCapacity: members.count)
+        for (i, m) in members.enumerated() { built[m.key] = i }
+        index = built
+    }
+
     public subscript(key: String) -> JSONValue? {
         get {
-            for m in members where m.key == key { return m.value }
-            return nil
+            position(of: key).map { members[$0].value }
         }
         set {
-            if let i = members.firstIndex(where: { $0.key == key }) {
-                if let newValue { members[i].value = newValue } else { members.remove(at: i) }
+            if let i = position(of: key) {
+                if let newValue {
+                    members[i].value = newValue
+                } else {
+                    members.remove(at: i)
+                    if index != nil { members.count > Self.indexThreshold ? rebuildIndex() : (index = nil) }
+                }
             } else if let newValue {
                 members.append((key, newValue))
+                if index != nil {
+                    index?[key] = members.count - 1
+                } else if members.count > Self.indexThreshold {
+                    rebuildIndex()
+                }
             }
         }
     }
@@ -100,8 +133,9 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     /// Removes `key` and returns its value.
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
-        guard let i = members.firstIndex(where: { $0.key == key }) else { return nil }
-        return members.remove(at: i).value
+        guard let value = self[key] else { return nil }
+        self[key] = nil
+        return value
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> { members.makeIterator() }

@@ -27,7 +27,7 @@ public struct SlidingWindow: Sendable {
 
     private mutating func expire(now: ContinuousClock.Instant) {
         while head < entries.count, now - entries[head].at >= window {
-            total -= entries[head].units
+            total = total.subtractingSaturated(entries[head].units)
             head += 1
         }
         if head > 64, head * 2 > entries.count {
@@ -38,7 +38,7 @@ public struct SlidingWindow: Sendable {
 
     /// Time until the window has room for `units` more (zero if it has room now).
     private func wait(for units: Int, now: ContinuousClock.Instant) -> Duration {
-        var excess = total + units - limit
+        var excess = total.addingSaturated(units).subtractingSaturated(limit)
         guard excess > 0 else { return .zero }
         for i in head..<entries.count {
             excess -= entries[i].units
@@ -60,26 +60,26 @@ public struct SlidingWindow: Sendable {
     public mutating func peek(_ units: Int, now: ContinuousClock.Instant) -> Decision {
         expire(now: now)
         guard units <= limit else {
-            return .refused(retryAfter: window, remaining: max(0, limit - total), reset: resetTime(now: now))
+            return .refused(retryAfter: window, remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
         }
-        guard total + units <= limit else {
-            return .refused(retryAfter: wait(for: units, now: now), remaining: max(0, limit - total), reset: resetTime(now: now))
+        guard total.addingSaturated(units) <= limit else {
+            return .refused(retryAfter: wait(for: units, now: now), remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
         }
-        return .admitted(ticket: 0, remaining: limit - total - units, reset: resetTime(now: now))
+        return .admitted(ticket: 0, remaining: limit.subtractingSaturated(total).subtractingSaturated(units), reset: resetTime(now: now))
     }
 
     /// Admits `units` if they fit in the window at `now`.
     public mutating func admit(_ units: Int, now: ContinuousClock.Instant) -> Decision {
         expire(now: now)
         guard units <= limit else {
-            return .refused(retryAfter: window, remaining: max(0, limit - total), reset: resetTime(now: now))
+            return .refused(retryAfter: window, remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
         }
-        guard total + units <= limit else {
-            return .refused(retryAfter: wait(for: units, now: now), remaining: max(0, limit - total), reset: resetTime(now: now))
+        guard total.addingSaturated(units) <= limit else {
+            return .refused(retryAfter: wait(for: units, now: now), remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
         }
         nextID &+= 1
         entries.append((now, units, nextID))
-        total += units
+        total = total.addingSaturated(units)
         return .admitted(ticket: nextID, remaining: limit - total, reset: resetTime(now: now))
     }
 
@@ -92,7 +92,7 @@ public struct SlidingWindow: Sendable {
         while lo <= hi {
             let mid = (lo + hi) / 2
             if entries[mid].id == ticket {
-                total += units - entries[mid].units
+                total = total.addingSaturated(units.subtractingSaturated(entries[mid].units))
                 entries[mid].units = units
                 return
             }
@@ -103,14 +103,14 @@ public struct SlidingWindow: Sendable {
     /// Remaining capacity and reset time at `now`, without admitting anything.
     public mutating func status(now: ContinuousClock.Instant) -> (remaining: Int, reset: Duration) {
         expire(now: now)
-        return (max(0, limit - total), resetTime(now: now))
+        return (max(0, limit.subtractingSaturated(total)), resetTime(now: now))
     }
 }
 
 extension Duration {
     /// OpenAI's rate-limit reset format (Go's duration string): `850ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`.
     public var goDurationString: String {
-        let totalMs = Int64((seconds * 1000).rounded(.up))
+        let totalMs = Int64(clampingFinite: (seconds * 1000).rounded(.up)) ?? 0
         if totalMs <= 0 { return "0s" }
         if totalMs < 1000 { return "\(totalMs)ms" }
         let h = totalMs / 3_600_000

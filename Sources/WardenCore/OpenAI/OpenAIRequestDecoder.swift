@@ -23,8 +23,8 @@ public enum OpenAIRequestDecoder {
             }
         }
         request.toolChoice = try decodeToolChoice(f.value("tool_choice"))
-        let maxCompletion = try f.int("max_completion_tokens", min: 1)
-        let maxTokens = try f.int("max_tokens", min: 1)
+        let maxCompletion = try f.int("max_completion_tokens", min: 1, max: Usage.maximumTokens)
+        let maxTokens = try f.int("max_tokens", min: 1, max: Usage.maximumTokens)
         request.maxTokens = maxCompletion ?? maxTokens
         request.temperature = try f.double("temperature", min: 0, max: 2)
         request.topP = try f.double("top_p", min: 0, max: 1)

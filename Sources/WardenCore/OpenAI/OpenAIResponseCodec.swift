@@ -32,11 +32,11 @@ public enum OpenAIResponseCodec {
     /// Decodes an OpenAI `usage` object, including cached prompt tokens and reasoning tokens.
     public static func decodeUsage(_ value: JSONValue) -> Usage? {
         guard case .object(let u) = value else { return nil }
-        guard let prompt = u["prompt_tokens"]?.intValue ?? u["input_tokens"]?.intValue else { return nil }
+        guard let prompt = Usage.tokenCount(u["prompt_tokens"]) ?? Usage.tokenCount(u["input_tokens"]) else { return nil }
         var usage = Usage(
-            inputTokens: prompt, outputTokens: u["completion_tokens"]?.intValue ?? u["output_tokens"]?.intValue ?? 0)
-        if let cached = u["prompt_tokens_details"]?["cached_tokens"]?.intValue { usage.cachedInputTokens = cached }
-        if let reasoning = u["completion_tokens_details"]?["reasoning_tokens"]?.intValue { usage.reasoningTokens = reasoning }
+            inputTokens: prompt, outputTokens: Usage.tokenCount(u["completion_tokens"]) ?? Usage.tokenCount(u["output_tokens"]) ?? 0)
+        if let cached = Usage.tokenCount(u["prompt_tokens_details"]?["cached_tokens"]) { usage.cachedInputTokens = cached }
+        if let reasoning = Usage.tokenCount(u["completion_tokens_details"]?["reasoning_tokens"]) { usage.reasoningTokens = reasoning }
         return usage
     }
 

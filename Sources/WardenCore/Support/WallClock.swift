@@ -24,24 +24,34 @@ public enum WallClock {
     }
 
     /// The formatted second of the last call, reused while the second lasts (log lines come in bursts).
-    private static let lastSecond = Mutex<(second: Int64, text: String)>((-1, ""))
+    private static let lastSecond = Mutex<(second: Int64, text: String)>((.min, ""))
 
     /// An RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-29T21:34:19.123Z`.
     public static func rfc3339(unixMilliseconds ms: Int64) -> String {
-        let second = ms / 1000
+        let (second, millisecond) = split(ms)
         let prefix = lastSecond.withLock { cached -> String in
             if cached.second == second { return cached.text }
             let text = String(formatSecond(second))
             cached = (second, text)
             return text
         }
-        let millis = String(ms % 1000)
+        let millis = String(millisecond)
         return prefix + "." + String(repeating: "0", count: 3 - millis.count) + millis + "Z"
+    }
+
+    /// The second and the millisecond within it (0...999, also before 1970).
+    static func split(_ ms: Int64) -> (second: Int64, millisecond: Int64) {
+        var (second, millisecond) = ms.quotientAndRemainder(dividingBy: 1000)
+        if millisecond < 0 {
+            millisecond += 1000
+            second -= 1
+        }
+        return (second, millisecond)
     }
 
     /// Writes `rfc3339(unixMilliseconds:)` into `buffer` without allocating a string per call.
     public static func writeRFC3339(unixMilliseconds ms: Int64, to buffer: inout ByteBuffer) {
-        let second = ms / 1000
+        let (second, millisecond) = split(ms)
         let prefix = lastSecond.withLock { cached -> String in
             if cached.second == second { return cached.text }
             let text = formatSecond(second)
@@ -49,7 +59,7 @@ public enum WallClock {
             return text
         }
         buffer.writeString(prefix)
-        let millis = Int(ms % 1000)
+        let millis = Int(millisecond)
         buffer.writeInteger(UInt8(ascii: "."))
         buffer.writeInteger(UInt8(ascii: "0") + UInt8(millis / 100))
         buffer.writeInteger(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
@@ -118,8 +128,7 @@ public enum WallClock {
 
     /// `2026-11-29T21:34:19` for a Unix second.
     static func formatSecond(_ second: Int64) -> String {
-        let ms = second * 1000
-        var t = time_t(ms / 1000)
+        var t = time_t(second)
         var parts = tm()
         gmtime_r(&t, &parts)
         func pad(_ v: Int32, _ width: Int) -> String {
@@ -128,5 +137,59 @@ public enum WallClock {
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
+    }
+}
+
+/// HTTP dates (RFC 9110 §5.6.7), as `Retry-After` may carry them: the preferred IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`) and the two obsolete forms recipients must still accept
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`, asctime's `Sun Nov  6 08:49:37 1994`).
+public enum HTTPDate {
+    /// The date as Unix milliseconds, or nil when the text is not an HTTP date.
+    public static func parse(_ text: String) -> Int64? {
+        guard text.utf8.count <= 64 else { return nil }
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        var day: Int?
+        var month: Int?
+        var year: Int?
+        var clock: String?
+        switch words.count {
+        case 6 where words[5] == "GMT":  // IMF-fixdate: day, DD Mon YYYY HH:MM:SS GMT
+            day = Int(words[1])
+            month = months.firstIndex(of: words[2]).map { $0 + 1 }
+            year = words[3].utf8.count == 4 ? Int(words[3]) : nil
+            clock = words[4]
+        case 4 where words[3] == "GMT":  // RFC 850: Weekday, DD-Mon-YY HH:MM:SS GMT
+            let parts = words[1].split(separator: "-").map(String.init)
+            guard parts.count == 3, parts[2].utf8.count == 2, let yy = Int(parts[2]) else { return nil }
+            day = Int(parts[0])
+            month = months.firstIndex(of: parts[1]).map { $0 + 1 }
+            year = yy < 70 ? 2000 + yy : 1900 + yy
+            clock = words[2]
+        case 5:  // asctime: Day Mon D HH:MM:SS YYYY
+            month = months.firstIndex(of: words[1]).map { $0 + 1 }
+            day = Int(words[2])
+            clock = words[3]
+            year = words[4].utf8.count == 4 ? Int(words[4]) : nil
+        default:
+            return nil
+        }
+        guard let day, let month, let year, let clock, (1...31).contains(day), (1900...9999).contains(year) else { return nil }
+        let hms = clock.split(separator: ":").map { Int($0) }
+        guard hms.count == 3, let h = hms[0], let m = hms[1], let s = hms[2], (0..<24).contains(h), (0..<60).contains(m),
+            (0...60).contains(s)
+        else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        return (Int64(days) * 86_400 + Int64(h * 3600 + m * 60 + s)) * 1000
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
     }
 }

@@ -71,7 +71,7 @@ public struct AnthropicProvider: ProviderClient {
         let client = transport.client(connectTimeout: timeouts.connect)
         let decoder = DecoderBox(AnthropicStreamDecoder())
         return ChatEventStream(
-            body: response.body, deadline: start + .nanoseconds(Int64(timeouts.total.seconds * 1e9)),
+            body: response.body, deadline: start + .nanoseconds(timeouts.total.clampedNanoseconds),
             eventLoop: client.eventLoopGroup.any()
         ) { event in
             let chunk = try decoder.withLock { d throws(JSONParseError) in try d.decode(event: event.event, data: event.data) }

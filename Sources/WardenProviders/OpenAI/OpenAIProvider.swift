@@ -67,7 +67,7 @@ public struct OpenAIProvider: ProviderClient {
         let client = transport.client(connectTimeout: timeouts.connect)
         let decoder = DecoderBox(OpenAIStreamDecoder())
         return ChatEventStream(
-            body: response.body, deadline: start + .nanoseconds(Int64(timeouts.total.seconds * 1e9)),
+            body: response.body, deadline: start + .nanoseconds(timeouts.total.clampedNanoseconds),
             eventLoop: client.eventLoopGroup.any()
         ) { event in
             try decoder.withLock { d throws(JSONParseError) in try d.decode(event.data) }
@@ -108,7 +108,7 @@ public struct OpenAIProvider: ProviderClient {
         func elapsed() -> Double { (ContinuousClock.now - start).seconds * 1000 }
         do {
             let response = try await transport.client(connectTimeout: timeout).execute(
-                request, deadline: .now() + .nanoseconds(Int64(timeout.seconds * 1e9)), logger: logger)
+                request, deadline: .now() + .nanoseconds(timeout.clampedNanoseconds), logger: logger)
             _ = try? await response.body.collect(upTo: 1024 * 1024)
             let status = Int(response.status.code)
             if status == 401 || status == 403 {

@@ -131,7 +131,7 @@ struct StructuredOutputStage: ChatStage {
         }
         let second = try await next(retry, context: context)
         guard case .complete(var again) = second, let retried = again.response() else { return second }
-        if let u = again.usage { total = Self.sum(total, u) }
+        if let u = again.usage { total = total.adding(u) }
         let remaining = Self.problems(retried, schema)
         guard remaining.isEmpty else {
             context.trace.update { $0.usage = total }
@@ -156,12 +156,6 @@ struct StructuredOutputStage: ChatStage {
         return out
     }
 
-    static func sum(_ a: Usage, _ b: Usage) -> Usage {
-        Usage(
-            inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens,
-            cachedInputTokens: a.cachedInputTokens + b.cachedInputTokens, cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
-            reasoningTokens: a.reasoningTokens + b.reasoningTokens, isEstimated: a.isEstimated || b.isEstimated)
-    }
 
     /// The retry request (the answer and a correction appended), with a reservation for it when the key has a budget;
     /// nil when the budget cannot pay for it.

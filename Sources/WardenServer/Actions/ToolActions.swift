@@ -172,7 +172,7 @@ struct ApprovalDesk: Sendable {
         let now = WallClock.unixMilliseconds()
         var record = ApprovalRecord(
             id: "apr_" + String(KeyMaterial.generate(prefix: "").prefix(32)), createdAt: now,
-            expiresAt: now + Int64(ttl.seconds * 1000), keyID: principal.keyID, team: principal.team, tool: call.tool,
+            expiresAt: now.addingSaturated(ttl.duration.clampedMilliseconds), keyID: principal.keyID, team: principal.team, tool: call.tool,
             arguments: call.arguments, reasons: reasons)
         record.callID = callID
         record.model = call.model

@@ -235,7 +235,7 @@ public struct AdminOperations: Sendable {
         if let v = f.object["expires_at"] {
             if v.isNull {
                 changes.expiresAt = .some(nil)
-            } else if let seconds = v.intValue {
+            } else if let seconds = v.intValue, (0...253_402_300_799).contains(seconds) {  // up to 9999-12-31
                 changes.expiresAt = .some(Int64(seconds) * 1000)
             } else if let text = v.stringValue, let ms = parseTime(text) {
                 changes.expiresAt = .some(ms)
@@ -331,6 +331,8 @@ struct AdminAPI: Sendable {
     /// The admin key's digest; nil disables the admin API.
     let adminKeyDigest: KeyDigest?
     let policies: PolicyEngine
+    /// How long a request body may take to arrive (`server.body_timeout`), to tell a timeout from a cut body.
+    var bodyTimeout: ConfigDuration = .seconds(30)
 
     func register(on router: Router<WardenRequestContext>) {
         let ops = operations
@@ -396,9 +398,15 @@ struct AdminAPI: Sendable {
             else { throw GatewayError.adminUnauthorized }
             var json: JSONValue?
             if needsBody {
-                let bytes = try await request.body.collect(upTo: 1 << 20)
+                let started = ContinuousClock.now
+                let bytes: ByteBuffer
+                do {
+                    bytes = try await request.body.collect(upTo: 1 << 20)
+                } catch {
+                    throw Gateway.bodyReadError(error, limit: 1 << 20, waited: ContinuousClock.now - started, timeout: bodyTimeout)
+                }
                 if bytes.readableBytes > 0 {
-                    do { json = try JSONParser.parse(bytes) } catch { throw GatewayError.invalidJSON(error.description) }
+                    do { json = try JSONParser.parse(bytes) } catch { throw GatewayError.unparsable(error) }
                 }
             }
             let object = try await body(json)

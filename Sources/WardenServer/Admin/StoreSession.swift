@@ -103,6 +103,7 @@ public final class StoreSession: Sendable {
                     || (before.map { row.at < $0 } ?? false)
                 if matches { seqs.append(row.seq) }
             }
+            guard last.seq < Int.max else { break }
             next = last.seq + 1
         }
         guard !seqs.isEmpty else { return 0 }

@@ -115,7 +115,7 @@ public final class AuditLog: Sendable {
         self.store = store
         self.signer = signer
         self.checkpointEvery = max(1, configuration.checkpointEvery)
-        self.checkpointIntervalMs = Int64(configuration.checkpointInterval.seconds * 1000)
+        self.checkpointIntervalMs = configuration.checkpointInterval.duration.clampedMilliseconds
         self.capturesContent = configuration.captureContent
         self.retentionDays = configuration.retentionDays
         self.publisher = publisher
@@ -142,7 +142,7 @@ public final class AuditLog: Sendable {
         }
         if entries.isEmpty, !forceCheckpoint {
             guard let known = lastKnown.withLock({ $0 }), known.chain.nextSeq > known.checkpointSize,
-                now - known.checkpointAt >= checkpointIntervalMs
+                now.subtractingSaturated(known.checkpointAt) >= checkpointIntervalMs
             else { return }
         }
         let signer = signer
@@ -172,7 +172,7 @@ public final class AuditLog: Sendable {
                             content: entry.content))
                     if state.chain.nextSeq % every == 0 { try sign() }
                 }
-                if state.chain.nextSeq > state.checkpointSize, forceCheckpoint || now - state.checkpointAt >= interval {
+                if state.chain.nextSeq > state.checkpointSize, forceCheckpoint || now.subtractingSaturated(state.checkpointAt) >= interval {
                     try sign()
                 }
                 return AuditCommit(rows: rows, checkpoints: checkpoints, state: state.text)
@@ -198,7 +198,7 @@ public final class AuditLog: Sendable {
     }
 
     static func prune(store: SQLStore, retentionDays: Int, now: Int64) async throws -> Int {
-        let cutoff = now - Int64(retentionDays) * 86_400_000
+        let cutoff = now.subtractingSaturated(Int64(retentionDays).multipliedSaturated(by: 86_400_000))
         guard let boundary = try await store.auditPruneBoundary(before: cutoff) else { return 0 }
         let keptText = try await store.auditPrunedState()
         var kept = try AuditState(text: keptText)

@@ -85,9 +85,9 @@ public enum AuditTools {
         }
         guard let lastCheckpoint = checkpoints.last, lastCheckpoint.size > first else {
             try write(header(origin: origin, verifierKey: verifierKey, from: from, to: to, records: 0))
-            return ExportReport(records: 0, checkpoints: 0, unsignedLeftOut: last - first + 1)
+            return ExportReport(records: 0, checkpoints: 0, unsignedLeftOut: last.subtractingSaturated(first).addingSaturated(1))
         }
-        let end = min(last + 1, lastCheckpoint.size)
+        let end = min(last.addingSaturated(1), lastCheckpoint.size)
         // A record's checkpoint is the first that covers it; the last record's is the first at or past `end`.
         let cover = checkpoints.first { $0.size >= end } ?? lastCheckpoint
         let used = checkpoints.filter { $0.size > first && $0.size <= cover.size }
@@ -125,7 +125,7 @@ public enum AuditTools {
             ]
             try write(String(decoding: line.jsonBuffer.readableBytesView, as: UTF8.self))
         }
-        return ExportReport(records: records.count, checkpoints: used.count, unsignedLeftOut: last + 1 - end)
+        return ExportReport(records: records.count, checkpoints: used.count, unsignedLeftOut: last.addingSaturated(1).subtractingSaturated(end))
     }
 
     static func header(origin: String, verifierKey: String, from: Int64, to: Int64, records: Int) -> String {

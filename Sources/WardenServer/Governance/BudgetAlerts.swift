@@ -31,7 +31,7 @@ final class BudgetAlerter: Sendable {
             let limit = spend.scope.limit.amount
             guard limit > 0 else { continue }
             // Integer percent, rounded down: 80 % fires at exactly 80 % of the budget, never before.
-            let percent = spend.spent >= limit ? 100 : Int(spend.spent * 100 / limit)
+            let percent = spend.spent >= limit ? 100 : Int(Int128(spend.spent) * 100 / Int128(limit))
             for threshold in alerts.thresholds where percent >= threshold {
                 let id = "budget_alert:\(spend.scope.ledgerKey):\(spend.periodStart):\(threshold)"
                 let isNew = fired.withLock { $0.insert(id).inserted }

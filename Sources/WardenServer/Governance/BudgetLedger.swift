@@ -130,13 +130,18 @@ public final class LocalBudgetLedger: BudgetLedger {
         try entries.withLock { e throws(BudgetRefusal) in
             for (scope, start) in reservation.scopes {
                 let entry = e[scope.ledgerKey] ?? Entry(periodStart: start, spent: 0, reserved: 0)
-                if entry.spent + entry.reserved + amount > scope.limit.amount {
+                let used = entry.spent.addingSaturated(entry.reserved)
+                if used.addingSaturated(amount) > scope.limit.amount {
                     throw BudgetRefusal(
-                        scope: scope, remaining: scope.limit.amount - entry.spent - entry.reserved,
+                        scope: scope, remaining: scope.limit.amount.subtractingSaturated(used),
                         resetsAt: scope.limit.period.end(containing: now))
                 }
             }
-            for (scope, _) in reservation.scopes { e[scope.ledgerKey]?.reserved += amount }
+            for (scope, _) in reservation.scopes {
+                guard var entry = e[scope.ledgerKey] else { continue }
+                entry.reserved = entry.reserved.addingSaturated(amount)
+                e[scope.ledgerKey] = entry
+            }
         }
         let record = ReservationRecord(
             id: reservation.id, at: now, keyID: keyID, team: team, amount: amount, owner: owner, scopes: reservation.scopeList)
@@ -159,8 +164,8 @@ public final class LocalBudgetLedger: BudgetLedger {
             var out: [ScopeSpend] = []
             for (scope, start) in reservation.scopes {
                 guard var entry = e[scope.ledgerKey], entry.periodStart == start else { continue }
-                entry.reserved -= reservation.amount
-                entry.spent += actual
+                entry.reserved = entry.reserved.subtractingSaturated(reservation.amount)
+                entry.spent = entry.spent.addingSaturated(actual)
                 e[scope.ledgerKey] = entry
                 out.append(ScopeSpend(scope: scope, periodStart: start, spent: entry.spent))
             }
@@ -176,7 +181,7 @@ public final class LocalBudgetLedger: BudgetLedger {
         return entries.withLock { e in
             scopes.map { scope in
                 let entry = e[scope.ledgerKey]
-                return scope.limit.amount - (entry?.spent ?? 0) - (entry?.reserved ?? 0)
+                return scope.limit.amount.subtractingSaturated((entry?.spent ?? 0).addingSaturated(entry?.reserved ?? 0))
             }.min()
         }
     }
@@ -208,6 +213,16 @@ public final class SharedBudgetLedger: BudgetLedger {
             id: KeyMaterial.identifier(prefix: "res"), amount: amount,
             scopes: ordered.map { ($0, $0.limit.period.start(containing: now)) }, keyID: keyID, team: team)
         let owner = self.owner
+        // More than a whole budget can never fit (and must not reach SQL, where the sum could overflow BIGINT).
+        if let scope = ordered.first(where: { amount > $0.limit.amount }) {
+            let start = scope.limit.period.start(containing: now)
+            let row = try await store.database.query(
+                "SELECT spent_nano, reserved_nano FROM budget_usage WHERE scope = ? AND period_start = ?", [.text(scope.ledgerKey), .int(start)]
+            ).first
+            let used = (row?.int("spent_nano") ?? 0).addingSaturated(row?.int("reserved_nano") ?? 0)
+            throw BudgetRefusal(
+                scope: scope, remaining: scope.limit.amount.subtractingSaturated(used), resetsAt: scope.limit.period.end(containing: now))
+        }
         let outcome: BudgetRefusal? = try await store.database.transaction { db in
             for (scope, start) in reservation.scopes {
                 try await Self.ensureRow(db, scope: scope, start: start)
@@ -222,9 +237,9 @@ public final class SharedBudgetLedger: BudgetLedger {
                         "SELECT spent_nano, reserved_nano FROM budget_usage WHERE scope = ? AND period_start = ?",
                         [.text(scope.ledgerKey), .int(start)]
                     ).first
-                    let used = (row?.int("spent_nano") ?? 0) + (row?.int("reserved_nano") ?? 0)
+                    let used = (row?.int("spent_nano") ?? 0).addingSaturated(row?.int("reserved_nano") ?? 0)
                     throw BudgetRefusal(
-                        scope: scope, remaining: scope.limit.amount - used, resetsAt: scope.limit.period.end(containing: now))
+                        scope: scope, remaining: scope.limit.amount.subtractingSaturated(used), resetsAt: scope.limit.period.end(containing: now))
                 }
             }
             try await db.query(
@@ -282,12 +297,12 @@ public final class SharedBudgetLedger: BudgetLedger {
             ).first
             let used: NanoDollars
             if let row {
-                used = (row.int("spent_nano") ?? 0) + (row.int("reserved_nano") ?? 0)
+                used = (row.int("spent_nano") ?? 0).addingSaturated(row.int("reserved_nano") ?? 0)
             } else {
                 used = scope.kind == .key
                     ? try await store.spent(keyID: scope.id, since: start) : try await store.spent(team: scope.id, since: start)
             }
-            let left = scope.limit.amount - used
+            let left = scope.limit.amount.subtractingSaturated(used)
             least = min(least ?? left, left)
         }
         return least

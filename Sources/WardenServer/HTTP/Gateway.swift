@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOHTTP1
 import NIOCore
 import Crypto
 import Synchronization
@@ -261,10 +262,8 @@ public final class Gateway: Sendable {
         }
         do {
             body = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw GatewayError.requestTooLarge(limitBytes: limit)
         } catch {
-            throw GatewayError.requestTimeout(seconds: exchange.runtime.config.server.bodyTimeout.seconds)
+            throw Self.bodyReadError(error, limit: limit, waited: ContinuousClock.now - start, timeout: exchange.runtime.config.server.bodyTimeout)
         }
         let digest = Array(SHA256.hash(data: body.readableBytesView))
         let text = governance.audit.capturesContent ? String(buffer: body) : nil
@@ -279,7 +278,19 @@ public final class Gateway: Sendable {
             }
             return (try JSONParser.parse(body), body, nil)
         } catch {
-            throw GatewayError.invalidJSON(error.description)
+            throw GatewayError.unparsable(error)
+        }
+    }
+
+    /// Tells apart why a body could not be read: too large (413), not received in time (408), malformed
+    /// framing or cut short (400; a client that went away never sees it).
+    static func bodyReadError(_ error: any Error, limit: Int, waited: Duration, timeout: ConfigDuration) -> GatewayError {
+        switch error {
+        case is NIOTooManyBytesError: return GatewayError.requestTooLarge(limitBytes: limit)
+        case let parser as HTTPParserError: return GatewayError.malformedHTTP("the body is malformed: \(parser)")
+        default:
+            if waited >= timeout.duration { return GatewayError.requestTimeout(seconds: timeout.seconds) }
+            return GatewayError.malformedHTTP("the body ended before it was complete")
         }
     }
 

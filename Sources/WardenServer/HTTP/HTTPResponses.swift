@@ -34,10 +34,11 @@ enum HTTPResponses {
         return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
     }
 
-    /// An error in the caller's API shape, with `x-should-retry: false` for Warden's own refusals.
+    /// An error in the caller's API shape, with `x-should-retry: false` for Warden's own refusals (and
+    /// `true` when Warden is briefly unable to serve).
     static func error(_ error: GatewayError, api: ClientAPI, requestID: String) -> Response {
         var response = json(error.body(for: api).jsonBuffer, status: HTTPResponse.Status(code: error.status), requestID: requestID)
-        if error.isRefusal { response.headers[.shouldRetry] = "false" }
+        if let retry = error.shouldRetry { response.headers[.shouldRetry] = retry ? "true" : "false" }
         if let retryAfter = error.retryAfterSeconds { response.headers[.retryAfter] = String(retryAfter) }
         for (name, value) in error.headers {
             if let field = HTTPField.Name(name) { response.headers[field] = value }

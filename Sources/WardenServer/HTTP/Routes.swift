@@ -39,7 +39,8 @@ extension Gateway {
         router.add(middleware: ErrorShapingMiddleware())
         AdminAPI(
             operations: AdminOperations(service: AdminService(store: governance.store), audit: governance.audit, actor: "admin_api"),
-            identity: governance.identity, adminKeyDigest: adminKeyDigest, policies: policies.engine
+            identity: governance.identity, adminKeyDigest: adminKeyDigest, policies: policies.engine,
+            bodyTimeout: holder.runtime.config.server.bodyTimeout
         ).register(on: router)
         router.post("/v1/chat/completions") { request, context in
             await self.chat(request, context: context, api: .openAI)

@@ -59,7 +59,7 @@ struct ControlService: Service {
                         let delay = drainDelay()
                         logger.notice(
                             "shutting down: reporting unready, draining",
-                            metadata: ["warden.drain_delay_ms": "\(Int(delay.seconds * 1000))"])
+                            metadata: ["warden.drain_delay_ms": "\(delay.clampedMilliseconds)"])
                         if delay > .zero { try? await Task.sleep(for: delay) }
                         group.cancelAll()
                         return

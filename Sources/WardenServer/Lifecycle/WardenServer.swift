@@ -193,7 +193,7 @@ public enum WardenServer {
                 let httpConfiguration = HTTP1Channel.Configuration(
                     additionalChannelHandlers: [
                         ConnectionGuardHandler(
-                            bodyTimeout: .nanoseconds(Int64(holder.runtime.config.server.bodyTimeout.seconds * 1e9)),
+                            bodyTimeout: .nanoseconds(holder.runtime.config.server.bodyTimeout.duration.clampedNanoseconds),
                             registry: connections)
                     ],
                     idleTimeout: .seconds(Int64(config.server.idleTimeout.seconds)))

@@ -7,7 +7,7 @@ public struct RateLimitStage: ChatStage {
 
     public func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
         let scopes = governance.rateLimitScopes(for: context.principal)
-        let estimate = TokenEstimator.tokens(in: request.allText) + (request.maxTokens ?? 0)
+        let estimate = TokenEstimator.tokens(in: request.allText).addingSaturated(request.maxTokens ?? 0)
         let admission = try governance.limiter.admit(scopes, estimatedTokens: estimate, now: .now)
         context.trace.update { $0.rateLimit = admission }
         return try await next(request, context: context)

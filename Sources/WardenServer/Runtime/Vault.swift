@@ -17,7 +17,7 @@ enum VaultSecrets {
         guard !wanted.isEmpty else { return }
         guard let vault = config.vault else { throw ConfigurationError(key: wanted[0].key, "is a vault: reference, but there is no `vault:` section") }
         let client = transport.client(connectTimeout: vault.timeout.duration)
-        let timeout = TimeAmount.nanoseconds(Int64(vault.timeout.seconds * 1e9))
+        let timeout = TimeAmount.nanoseconds(vault.timeout.duration.clampedNanoseconds)
 
         func call(_ method: HTTPMethod, _ path: String, token: String?, body: JSONObject?, key: String) async throws(ConfigurationError)
             -> JSONValue

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import SQLiteNIO
+import WardenCore
 
 /// `SQLDatabase` over one SQLite connection. Every statement and transaction takes the connection's
 /// async lock, so a transaction's statements are never interleaved with another caller's.
@@ -59,7 +60,7 @@ public final class SQLiteDatabase: SQLDatabase {
             for column in row.columns {
                 switch column.data {
                 case .integer(let i): values[column.name] = .int(Int64(i))
-                case .float(let d): values[column.name] = .int(Int64(d))
+                case .float(let d): values[column.name] = Int64(clampingFinite: d).map(SQLValue.int) ?? .null
                 case .text(let t): values[column.name] = .text(t)
                 case .blob(let b): values[column.name] = .blob(Array(b.readableBytesView))
                 case .null: values[column.name] = .null
