@@ -7,8 +7,13 @@ import WardenCore
 ///
 /// The upstream body is read by a pump task and decoded there, so that the total deadline and a client
 /// going away can cancel the upstream call without cancelling the request's own task (which must stay
-/// able to write the final error event to the client).
+/// able to write the final error event to the client). The pump hands reads over through a
+/// `StreamBuffer` of at most `bufferLimit` bytes: while the client reads slowly, the pump stops reading
+/// the upstream, so memory stays bounded whatever the upstream's speed.
 public final class ChatEventStream: Sendable {
+    /// Bytes of upstream reads a stream may hold before the pump waits for the client.
+    public static let bufferLimit = 256 * 1024
+
     /// The events of one network read. `isLast` marks the read that ended the stream (its end marker,
     /// or the end of the body).
     public struct Batch: Sendable {
@@ -25,6 +30,7 @@ public final class ChatEventStream: Sendable {
     }
 
     private let state: State
+    private let buffer: StreamBuffer<Batch>
     private let pump: Task<Void, Never>
     private let timer: Scheduled<Void>?
 
@@ -38,42 +44,46 @@ public final class ChatEventStream: Sendable {
     ) {
         // One element per network read: the events of a read travel together, so a burst of events
         // costs one hand-over between tasks, not one per event.
-        let (stream, continuation) = AsyncThrowingStream<Batch, any Error>.makeStream()
+        let buffer = StreamBuffer<Batch>(limit: Self.bufferLimit)
         let timedOut = Atomic<Bool>(false)
+        StreamBufferGauge.streams.wrappingAdd(1, ordering: .relaxed)
         let pump = Task {
+            defer { StreamBufferGauge.streams.wrappingAdd(-1, ordering: .relaxed) }
             var parser = ServerSentEventParser()
             do {
                 var done = false
-                for try await buffer in body {
+                for try await read in body {
                     var batch: [ChatStreamChunk] = []
-                    for event in try parser.parse(buffer) {
+                    for event in try parser.parse(read) {
                         guard let chunk = try decode(event) else {
                             done = true
                             break
                         }
                         batch.append(chunk)
                     }
-                    if !batch.isEmpty || done { continuation.yield(Batch(chunks: batch, isLast: done)) }
+                    if !batch.isEmpty || done {
+                        guard await buffer.send(Batch(chunks: batch, isLast: done), bytes: read.readableBytes) else { return }
+                    }
                     if done { break }
                 }
                 if !done {
                     var tail: [ChatStreamChunk] = []
                     if let last = parser.finish(), let chunk = try decode(last) { tail.append(chunk) }
-                    continuation.yield(Batch(chunks: tail, isLast: true))
+                    await buffer.send(Batch(chunks: tail, isLast: true), bytes: 0)
                 }
-                continuation.finish()
+                buffer.finish()
             } catch {
                 if timedOut.load(ordering: .acquiring) {
-                    continuation.finish(throwing: StreamError.timedOut)
+                    buffer.finish(.failure(StreamError.timedOut))
                 } else if Task.isCancelled {
-                    continuation.finish(throwing: CancellationError())
+                    buffer.finish(.failure(CancellationError()))
                 } else {
-                    continuation.finish(throwing: StreamError.broken(Self.describe(error)))
+                    buffer.finish(.failure(StreamError.broken(Self.describe(error))))
                 }
             }
         }
-        continuation.onTermination = { _ in pump.cancel() }
-        self.state = State(stream.makeAsyncIterator())
+        self.state = State(buffer)
+        self.buffer = buffer
         self.pump = pump
         self.timer = eventLoop.scheduleTask(deadline: deadline) {
             timedOut.store(true, ordering: .releasing)
@@ -84,6 +94,7 @@ public final class ChatEventStream: Sendable {
     deinit {
         timer?.cancel()
         pump.cancel()
+        buffer.cancel()
     }
 
     static func describe(_ error: any Error) -> String {
@@ -91,6 +102,7 @@ public final class ChatEventStream: Sendable {
             return "the upstream closed the connection mid-stream"
         }
         if error is JSONParseError { return "the upstream sent malformed JSON mid-stream (\(error))" }
+        if let tooLong = error as? ServerSentEventParser.TooLong { return "the upstream sent \(tooLong)" }
         return "the upstream stream failed (\(error))"
     }
 
@@ -122,7 +134,7 @@ public final class ChatEventStream: Sendable {
     }
 
     private func refill() async throws {
-        guard let batch = try await state.iterator.next() else {
+        guard let batch = try await state.source.next() else {
             if Task.isCancelled { throw CancellationError() }
             state.finished = true
             return
@@ -133,14 +145,14 @@ public final class ChatEventStream: Sendable {
     /// Holds the single consumer's iterator and the rest of the current batch. Not thread-safe by
     /// design: a stream has exactly one reader, the request's own task, which calls in turn.
     private final class State: @unchecked Sendable {
-        var iterator: AsyncThrowingStream<Batch, any Error>.AsyncIterator
+        let source: StreamBuffer<Batch>
         private var chunks: [ChatStreamChunk] = []
         private var index = 0
         private var currentIsLast = false
         /// The upstream produced nothing more (after a last batch, or when the body simply ended).
         var finished = false
 
-        init(_ iterator: AsyncThrowingStream<Batch, any Error>.AsyncIterator) { self.iterator = iterator }
+        init(_ source: StreamBuffer<Batch>) { self.source = source }
 
         var isDone: Bool { finished || (currentIsLast && index >= chunks.count) }
 
@@ -171,5 +183,6 @@ public final class ChatEventStream: Sendable {
     public func cancel() {
         timer?.cancel()
         pump.cancel()
+        buffer.cancel()
     }
 }

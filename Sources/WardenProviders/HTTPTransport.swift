@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTPCompression
 import NIOPosix
 import Synchronization
 import WardenCore
@@ -12,6 +13,10 @@ import WardenCore
 /// the transport keeps one `HTTPClient` per distinct connect timeout (in practice one or two), all on
 /// the same event loops. Connection establishment is not retried inside AsyncHTTPClient: a refused
 /// connection fails at once and Warden's own retry policy (which rotates deployments) decides.
+///
+/// Warden asks for no compression, but an upstream that compresses anyway is decompressed only up to
+/// `decompressionRatio` times its compressed size (a gzip bomb fails the attempt instead of filling
+/// memory); the providers' caps on a whole body and on one stream event apply after decompression.
 public final class HTTPTransport: Sendable {
     private let eventLoopGroup: any EventLoopGroup
     private let maxConnectionsPerHost: Int
@@ -24,6 +29,9 @@ public final class HTTPTransport: Sendable {
         self.maxConnectionsPerHost = maxConnectionsPerHost
     }
 
+    /// Decompressed bytes allowed per compressed byte.
+    public static let decompressionRatio = 100
+
     /// The client for `connectTimeout`, created on first use.
     public func client(connectTimeout: Duration) -> HTTPClient {
         let ms = connectTimeout.clampedMilliseconds
@@ -34,7 +42,7 @@ public final class HTTPTransport: Sendable {
             configuration.connectionPool = .init(
                 idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnectionsPerHost)
             configuration.connectionPool.retryConnectionEstablishment = false
-            configuration.decompression = .disabled
+            configuration.decompression = .enabled(limit: .ratio(Self.decompressionRatio))
             configuration.redirectConfiguration = .disallow
             configuration.httpVersion = .http1Only
             let c = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)

@@ -1,3 +1,4 @@
+import NIOPosix
 import WardenCore
 
 /// An audit record as stored: its position, time, kind, canonical bytes and leaf hash.
@@ -61,27 +62,26 @@ extension SQLStore {
     /// last leaf hash and last checkpoint) under a row lock, so writers on several replicas take turns and
     /// positions never collide; `make` turns it into records, checkpoints and the new state, which are
     /// stored together. `make` may run again if the transaction has to be retried, so it must be pure.
+    ///
+    /// `make` (canonical JSON and hashes for every record) runs on the blocking thread pool, not on the
+    /// event loops that serve requests: a batch of thousands of records takes milliseconds, and no
+    /// request should wait behind it.
     @discardableResult
     public func commitAudit(_ make: @escaping @Sendable (String) throws -> AuditCommit) async throws -> AuditCommit {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.transaction { db in
             let current = try await db.query("SELECT value FROM settings WHERE name = ?\(lock)", [.text(Self.auditStateName)])
-            let commit = try make(current.first?.string("value") ?? "")
-            for r in commit.rows {
-                try await db.query(
-                    "INSERT INTO audit_records (seq, at, kind, body, leaf_hash) VALUES (?, ?, ?, ?, ?)",
-                    [.int(Int64(r.seq)), .int(r.at), .text(r.kind), .blob(r.body), .blob(r.leafHash)])
-                if let content = r.content {
-                    try await db.query(
-                        "INSERT INTO audit_content (seq, prompt, response) VALUES (?, ?, ?)",
-                        [.int(Int64(r.seq)), .text(content.prompt), .text(content.response)])
-                }
-            }
-            for c in commit.checkpoints {
-                try await db.query(
-                    "INSERT INTO audit_checkpoints (size, at, root, note) VALUES (?, ?, ?, ?)",
-                    [.int(Int64(c.size)), .int(c.at), .blob(c.root), .text(c.note)])
-            }
+            let text = current.first?.string("value") ?? ""
+            let commit = try await NIOThreadPool.singleton.runIfActive { try make(text) }
+            try await db.insert(
+                into: "audit_records", columns: ["seq", "at", "kind", "body", "leaf_hash"],
+                rows: commit.rows.map { r in [.int(Int64(r.seq)), .int(r.at), .text(r.kind), .blob(r.body), .blob(r.leafHash)] })
+            try await db.insert(
+                into: "audit_content", columns: ["seq", "prompt", "response"],
+                rows: commit.rows.compactMap { r in r.content.map { [.int(Int64(r.seq)), .text($0.prompt), .text($0.response)] } })
+            try await db.insert(
+                into: "audit_checkpoints", columns: ["size", "at", "root", "note"],
+                rows: commit.checkpoints.map { c in [.int(Int64(c.size)), .int(c.at), .blob(c.root), .text(c.note)] })
             if current.isEmpty {
                 try await db.query("INSERT INTO settings (name, value) VALUES (?, ?)", [.text(Self.auditStateName), .text(commit.state)])
             } else {

@@ -1,26 +1,46 @@
 import WardenCore
 
 extension SQLStore {
+    static let usageColumns = [
+        "request_id", "at", "key_id", "key_name", "team", "model", "deployment", "prompt_tokens", "completion_tokens",
+        "cached_tokens", "cache_write_tokens", "reasoning_tokens", "estimated", "cost_nano", "status",
+    ]
+
+    static func usageRow(_ r: UsageRecord) -> [SQLValue] {
+        [
+            .text(r.requestID), .int(r.at), .text(r.keyID), .text(r.keyName), .text(r.team), .text(r.model),
+            .optional(r.deployment), .int(Int64(r.usage.inputTokens)), .int(Int64(r.usage.outputTokens)),
+            .int(Int64(r.usage.cachedInputTokens)), .int(Int64(r.usage.cacheWriteTokens)), .int(Int64(r.usage.reasoningTokens)),
+            .int(r.usage.isEstimated ? 1 : 0), .int(r.cost), .int(Int64(r.status)),
+        ]
+    }
+
+    static let reservationColumns = ["id", "at", "key_id", "team", "amount_nano", "owner", "scopes"]
+
+    static func reservationRow(_ r: ReservationRecord) -> [SQLValue] {
+        [.text(r.id), .int(r.at), .text(r.keyID), .text(r.team), .int(r.amount), .text(r.owner), .text(r.scopes)]
+    }
+
     /// Writes a batch of usage records in one transaction. A record already stored (same request id) is
     /// left alone, so a retried batch after a crash does not double-count.
     public func insertUsage(_ records: [UsageRecord]) async throws {
-        guard !records.isEmpty else { return }
+        try await writeBatch(reservations: [], usage: records, settled: [])
+    }
+
+    /// What the usage writer queued since its last flush, in one transaction: reservations made, usage
+    /// records of completed requests, and reservations settled (deleted). In that order, so the result is
+    /// the same as writing them one by one: a reservation is never left behind by a half-written batch.
+    public func writeBatch(reservations: [ReservationRecord], usage: [UsageRecord], settled: [String]) async throws {
+        guard !reservations.isEmpty || !usage.isEmpty || !settled.isEmpty else { return }
+        let reservationRows = reservations.map(Self.reservationRow)
+        let usageRows = usage.map(Self.usageRow)
+        let settledIDs = settled.map(SQLValue.text)
         try await database.transaction { db in
-            for r in records {
-                try await db.query(
-                    """
-                    INSERT INTO usage_records (request_id, at, key_id, key_name, team, model, deployment, prompt_tokens,
-                    completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, estimated, cost_nano, status)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING
-                    """,
-                    [
-                        .text(r.requestID), .int(r.at), .text(r.keyID), .text(r.keyName), .text(r.team), .text(r.model),
-                        .optional(r.deployment), .int(Int64(r.usage.inputTokens)), .int(Int64(r.usage.outputTokens)),
-                        .int(Int64(r.usage.cachedInputTokens)), .int(Int64(r.usage.cacheWriteTokens)),
-                        .int(Int64(r.usage.reasoningTokens)), .int(r.usage.isEstimated ? 1 : 0), .int(r.cost),
-                        .int(Int64(r.status)),
-                    ])
-            }
+            try await db.insert(
+                into: "reservations", columns: Self.reservationColumns, rows: reservationRows, suffix: "ON CONFLICT (id) DO NOTHING")
+            try await db.insert(
+                into: "usage_records", columns: Self.usageColumns, rows: usageRows, suffix: "ON CONFLICT (request_id) DO NOTHING", chunk: 100)
+            try await db.delete(from: "reservations", where: "id", in: settledIDs)
         }
     }
 
@@ -84,21 +104,11 @@ extension SQLStore {
     // MARK: Reservations
 
     public func insertReservations(_ records: [ReservationRecord]) async throws {
-        guard !records.isEmpty else { return }
-        try await database.transaction { db in
-            for r in records {
-                try await db.query(
-                    "INSERT INTO reservations (id, at, key_id, team, amount_nano, owner, scopes) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    [.text(r.id), .int(r.at), .text(r.keyID), .text(r.team), .int(r.amount), .text(r.owner), .text(r.scopes)])
-            }
-        }
+        try await writeBatch(reservations: records, usage: [], settled: [])
     }
 
     public func deleteReservations(_ ids: [String]) async throws {
-        guard !ids.isEmpty else { return }
-        try await database.transaction { db in
-            for id in ids { try await db.query("DELETE FROM reservations WHERE id = ?", [.text(id)]) }
-        }
+        try await writeBatch(reservations: [], usage: [], settled: ids)
     }
 
     /// Reservations never settled, optionally only those of one owner.

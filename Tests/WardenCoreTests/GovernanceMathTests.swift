@@ -126,9 +126,50 @@ struct SlidingWindowTests {
         guard case .admitted(let ticket, let remaining, _) = w.admit(800, now: t0) else { return }
         #expect(remaining == 200)
         #expect(w.admit(300, now: t0).isRefused)
-        w.correct(ticket: ticket, to: 100)
+        w.correct(ticket: ticket, from: 800, to: 100)
         #expect(!w.admit(300, now: t0).isRefused)
         #expect(w.admit(2000, now: t0).isRefused, "larger than the whole limit")
+    }
+
+    @Test("memory is bounded by the slices whatever the rate, and the limit holds over any window")
+    func boundedSlices() {
+        var w = SlidingWindow(limit: 100_000, window: .seconds(60))
+        var admitted: [ContinuousClock.Instant] = []
+        // 120 s at 1,000 admissions a second, every millisecond.
+        for ms in 0..<120_000 {
+            let now = t0 + .milliseconds(ms)
+            if case .admitted = w.admit(1, now: now) { admitted.append(now) }
+            #expect(w.liveSlices <= Int(SlidingWindow.slices) + 1)
+        }
+        // Over any 60-second interval, at most the limit was admitted.
+        var j = 0
+        for i in admitted.indices {
+            while admitted[i] - admitted[j] >= .seconds(60) { j += 1 }
+            if i - j + 1 > 100_000 { Issue.record("more than the limit in one window"); break }
+        }
+        #expect(admitted.count == 120_000, "a limit of 100000 per minute admits 1000 a second")
+        var tight = SlidingWindow(limit: 50_000, window: .seconds(60))
+        var count = 0
+        for ms in 0..<60_000 {
+            if case .admitted = tight.admit(1, now: t0 + .milliseconds(ms)) { count += 1 }
+        }
+        #expect(count == 50_000, "exactly the limit in one window")
+        #expect(tight.used == 50_000)
+    }
+
+    @Test("corrections of coalesced admissions adjust just their own share")
+    func coalescedCorrections() {
+        var w = SlidingWindow(limit: 1000)
+        guard case .admitted(let a, _, _) = w.admit(300, now: t0), case .admitted(let b, _, _) = w.admit(300, now: t0 + .milliseconds(1))
+        else {
+            Issue.record("refused")
+            return
+        }
+        #expect(a == b, "both fall in the same slice")
+        w.correct(ticket: a, from: 300, to: 50)
+        #expect(w.used == 350)
+        w.correct(ticket: b, from: 300, to: 0)
+        #expect(w.used == 50)
     }
 
     @Test("reset times are written the way OpenAI writes them")

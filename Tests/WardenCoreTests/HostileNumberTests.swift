@@ -138,7 +138,7 @@ struct HostileNumberTests {
             Issue.record("refused a small request")
             return
         }
-        window.correct(ticket: ticket, to: .max)
+        window.correct(ticket: ticket, from: 10, to: .max)
         if case .admitted = window.admit(1, now: now) { Issue.record("admitted past a saturated window") }
         #expect(window.status(now: now).remaining == 0)
     }

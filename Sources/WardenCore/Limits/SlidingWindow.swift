@@ -1,36 +1,48 @@
-/// An exact sliding-window limit: at most `limit` units in any `window`-long interval.
+/// A sliding-window limit: at most `limit` units in any `window`-long interval.
 ///
 /// Requests per minute use it with one unit per request; tokens per minute with a request's token
-/// estimate, corrected afterwards to the real usage. Entries older than the window are dropped as time
-/// passes, so memory is bounded by what the window can hold.
+/// estimate, corrected afterwards to the real usage. Admissions are kept in `slices` time slices of
+/// the window (64: under a second for a minute): units admitted in the same slice share one entry,
+/// which leaves the window when its latest admission does. So memory is bounded by the slice count
+/// whatever the rate, and the limit is never exceeded: an admission is counted for at least the whole
+/// window (at most one slice longer), which can only make a refusal or a `Retry-After` slightly early.
 public struct SlidingWindow: Sendable {
     /// May change when an admin changes the limit; what was admitted stays counted.
     public var limit: Int
     public let window: Duration
-    /// (admission time, units), oldest first; `head` is the first live entry.
-    private var entries: [(at: ContinuousClock.Instant, units: Int, id: UInt64)] = []
+    /// Live slices, oldest first from `head`: the latest admission time in the slice, its units, its number.
+    private var entries: [(at: ContinuousClock.Instant, units: Int, slice: UInt64)] = []
     private var head = 0
     private var total = 0
-    private var nextID: UInt64 = 0
+    /// Slices are counted from the window's first use.
+    private var origin: ContinuousClock.Instant?
+    private let sliceNanoseconds: Int64
+
+    /// Slices per window.
+    public static let slices: Int64 = 64
 
     public init(limit: Int, window: Duration = .seconds(60)) {
         self.limit = max(0, limit)
         self.window = window
+        sliceNanoseconds = max(1, window.clampedNanoseconds / Self.slices)
     }
 
     public enum Decision: Sendable, Equatable {
-        /// Admitted; `ticket` identifies the entry for a later correction.
+        /// Admitted; `ticket` identifies the admission for a later correction.
         case admitted(ticket: UInt64, remaining: Int, reset: Duration)
         /// Refused; the request may be retried after `retryAfter`.
         case refused(retryAfter: Duration, remaining: Int, reset: Duration)
     }
+
+    /// How many slices are live (for tests: bounded whatever the rate).
+    public var liveSlices: Int { entries.count - head }
 
     private mutating func expire(now: ContinuousClock.Instant) {
         while head < entries.count, now - entries[head].at >= window {
             total = total.subtractingSaturated(entries[head].units)
             head += 1
         }
-        if head > 64, head * 2 > entries.count {
+        if head > 16, head * 2 > entries.count {
             entries.removeFirst(head)
             head = 0
         }
@@ -41,13 +53,13 @@ public struct SlidingWindow: Sendable {
         var excess = total.addingSaturated(units).subtractingSaturated(limit)
         guard excess > 0 else { return .zero }
         for i in head..<entries.count {
-            excess -= entries[i].units
+            excess = excess.subtractingSaturated(entries[i].units)
             if excess <= 0 { return max(.zero, entries[i].at + window - now) }
         }
         return window
     }
 
-    /// Time until the oldest live entry leaves the window (when the window is fully replenished, as
+    /// Time until the newest live admission leaves the window (when the window is fully replenished, as
     /// OpenAI's `x-ratelimit-reset-*` headers report it).
     private func resetTime(now: ContinuousClock.Instant) -> Duration {
         guard head < entries.count else { return .zero }
@@ -63,40 +75,44 @@ public struct SlidingWindow: Sendable {
             return .refused(retryAfter: window, remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
         }
         guard total.addingSaturated(units) <= limit else {
-            return .refused(retryAfter: wait(for: units, now: now), remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
+            return .refused(
+                retryAfter: wait(for: units, now: now), remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
         }
         return .admitted(ticket: 0, remaining: limit.subtractingSaturated(total).subtractingSaturated(units), reset: resetTime(now: now))
     }
 
     /// Admits `units` if they fit in the window at `now`.
     public mutating func admit(_ units: Int, now: ContinuousClock.Instant) -> Decision {
-        expire(now: now)
-        guard units <= limit else {
-            return .refused(retryAfter: window, remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
+        let decision = peek(units, now: now)
+        guard case .admitted = decision else { return decision }
+        let start = origin ?? now
+        origin = start
+        let slice = UInt64(max(0, (now - start).clampedNanoseconds / sliceNanoseconds))
+        if head < entries.count, entries[entries.count - 1].slice == slice {
+            entries[entries.count - 1].units = entries[entries.count - 1].units.addingSaturated(units)
+            entries[entries.count - 1].at = max(entries[entries.count - 1].at, now)
+        } else {
+            entries.append((now, units, slice))
         }
-        guard total.addingSaturated(units) <= limit else {
-            return .refused(retryAfter: wait(for: units, now: now), remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
-        }
-        nextID &+= 1
-        entries.append((now, units, nextID))
         total = total.addingSaturated(units)
-        return .admitted(ticket: nextID, remaining: limit - total, reset: resetTime(now: now))
+        return .admitted(ticket: slice, remaining: max(0, limit.subtractingSaturated(total)), reset: resetTime(now: now))
     }
 
-    /// Replaces an admitted entry's units (an estimate) with the real amount, if it is still in the window.
-    public mutating func correct(ticket: UInt64, to units: Int) {
+    /// Replaces an admission's `estimate` with the real amount, if its slice is still in the window.
+    public mutating func correct(ticket: UInt64, from estimate: Int, to units: Int) {
         guard head < entries.count else { return }
-        // Tickets increase with position: binary search.
+        // Slices increase with position: binary search.
         var lo = head
         var hi = entries.count - 1
         while lo <= hi {
             let mid = (lo + hi) / 2
-            if entries[mid].id == ticket {
-                total = total.addingSaturated(units.subtractingSaturated(entries[mid].units))
-                entries[mid].units = units
+            if entries[mid].slice == ticket {
+                let corrected = max(0, entries[mid].units.subtractingSaturated(estimate).addingSaturated(units))
+                total = total.addingSaturated(corrected.subtractingSaturated(entries[mid].units))
+                entries[mid].units = corrected
                 return
             }
-            if entries[mid].id < ticket { lo = mid + 1 } else { hi = mid - 1 }
+            if entries[mid].slice < ticket { lo = mid + 1 } else { hi = mid - 1 }
         }
     }
 

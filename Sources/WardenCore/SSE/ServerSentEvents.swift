@@ -28,11 +28,18 @@ public struct ServerSentEvent: Sendable, Equatable {
 /// An incremental parser of the `text/event-stream` format (WHATWG HTML §9.2).
 ///
 /// Feed it the body as it arrives, in chunks split anywhere; it returns the events completed so far.
-/// A line longer than `maximumLineLength` is an error, so a broken upstream cannot grow memory unbounded.
+/// A line longer than `maximumLineLength`, or an event whose data (over all its `data:` lines) passes
+/// `maximumEventBytes`, is an error, so a broken or hostile upstream cannot grow memory without bound.
 public struct ServerSentEventParser: Sendable {
-    public static let maximumLineLength = 16 * 1024 * 1024
+    public static let maximumLineLength = 8 * 1024 * 1024
+    public static let maximumEventBytes = 8 * 1024 * 1024
 
-    public struct LineTooLong: Error, Sendable {}
+    /// A line or an event past its limit.
+    public struct TooLong: Error, Sendable, CustomStringConvertible {
+        public var what: String
+        public var limit: Int
+        public var description: String { "an event stream \(what) longer than \(limit) bytes" }
+    }
 
     private var line: [UInt8] = []
     private var lastWasCR = false
@@ -59,7 +66,8 @@ public struct ServerSentEventParser: Sendable {
                         continue
                     }
                     line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
-                    if let event = processLine() { events.append(event) }
+                    if line.count > Self.maximumLineLength { throw TooLong(what: "line", limit: Self.maximumLineLength) }
+                    if let event = try processLine() { events.append(event) }
                     line.removeAll(keepingCapacity: true)
                     lastWasCR = c == 0x0D
                     i += 1
@@ -71,7 +79,7 @@ public struct ServerSentEventParser: Sendable {
             }
             if start < bytes.count {
                 line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
-                if line.count > Self.maximumLineLength { throw LineTooLong() }
+                if line.count > Self.maximumLineLength { throw TooLong(what: "line", limit: Self.maximumLineLength) }
             }
         }
         return events
@@ -80,13 +88,13 @@ public struct ServerSentEventParser: Sendable {
     /// Completes a final event that was not followed by a blank line (some servers end that way).
     public mutating func finish() -> ServerSentEvent? {
         if !line.isEmpty {
-            _ = processLine()
+            _ = try? processLine()
             line.removeAll()
         }
         return dispatch()
     }
 
-    private mutating func processLine() -> ServerSentEvent? {
+    private mutating func processLine() throws -> ServerSentEvent? {
         if line.isEmpty { return dispatch() }
         if line[0] == UInt8(ascii: ":") { return nil }  // comment
         var colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.count
@@ -100,6 +108,7 @@ public struct ServerSentEventParser: Sendable {
             if hasData { data.append(0x0A) }
             data.append(contentsOf: value)
             hasData = true
+            if data.count > Self.maximumEventBytes { throw TooLong(what: "event", limit: Self.maximumEventBytes) }
         } else if field.elementsEqual("event".utf8) {
             eventName = String(decoding: value, as: UTF8.self)
         }

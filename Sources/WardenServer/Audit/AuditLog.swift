@@ -82,9 +82,11 @@ public struct AuditSigner: Sendable {
 
 /// The tamper-evident audit log's writer.
 ///
-/// Requests, admin changes and key events append records to an in-memory queue (no I/O on the request
-/// path); a background service commits the queue every 100 ms in one transaction, under a lock on the
-/// log's running state so replicas sharing a store interleave without gaps or collisions. Each record
+/// Requests, admin changes and key events append records to a bounded in-memory queue (no I/O on the
+/// request path); a background service commits it every 100 ms (at once while a backlog remains), at
+/// most `chunkSize` records per transaction, under a lock on the log's running state so replicas sharing
+/// a store interleave without gaps or collisions. Canonical JSON and hashing run on the blocking thread
+/// pool, never on the event loops that serve requests. Each record
 /// becomes a leaf of the RFC 6962 tree; a signed checkpoint is added at every multiple of
 /// `checkpoint_every` and whenever `checkpoint_interval` has passed since the last one. Checkpoints are
 /// also published off the store when `audit.publish` is set. A clean shutdown commits everything and
@@ -105,13 +107,20 @@ public final class AuditLog: Sendable {
     let retentionDays: Int
     let publisher: CheckpointPublisher?
     let logger: Logger
-    private let pending = Mutex<[Entry]>([])
+    let pending: RecordQueue<Entry>
+    /// Records per transaction.
+    let chunkSize: Int
+    /// Commits one at a time, in queue order.
+    private let commitLock = AsyncLock()
     /// The state after this process's last commit: decides when an idle log needs a timed checkpoint.
     private let lastKnown = Mutex<AuditState?>(nil)
 
     init(
-        store: SQLStore, signer: AuditSigner, configuration: AuditConfiguration, publisher: CheckpointPublisher?, logger: Logger
+        store: SQLStore, signer: AuditSigner, configuration: AuditConfiguration, publisher: CheckpointPublisher?, logger: Logger,
+        capacity: Int = 20_000, chunkSize: Int = 2_000
     ) {
+        self.pending = RecordQueue(capacity: capacity)
+        self.chunkSize = chunkSize
         self.store = store
         self.signer = signer
         self.checkpointEvery = max(1, configuration.checkpointEvery)
@@ -126,24 +135,40 @@ public final class AuditLog: Sendable {
     /// when `audit.capture_content` is on.
     public func append(kind: String, fields: JSONObject, content: (prompt: String, response: String)? = nil) {
         let entry = Entry(at: WallClock.unixMilliseconds(), kind: kind, fields: fields, content: capturesContent ? content : nil)
-        pending.withLock { $0.append(entry) }
+        pending.append(entry)
     }
 
     /// Whether nothing waits to be committed.
-    var isIdle: Bool { pending.withLock { $0.isEmpty } }
+    var isIdle: Bool { pending.count == 0 }
 
-    /// Commits the queue (and any checkpoint that is due). On failure the records go back to the queue.
+    /// Records waiting for the store.
+    var backlog: Int { pending.count }
+
+    /// Commits the whole queue, a chunk per transaction (and any checkpoint that is due), stopping at
+    /// the first chunk the store refuses (it goes back to the queue).
     /// - Parameter forceCheckpoint: sign a checkpoint of everything committed, due or not (shutdown).
     public func flush(now: Int64 = WallClock.unixMilliseconds(), forceCheckpoint: Bool = false) async {
-        let entries = pending.withLock { p -> [Entry] in
-            let out = p
-            p.removeAll()
-            return out
+        repeat {
+            guard await commitChunk(now: now, forceCheckpoint: forceCheckpoint && pending.count <= chunkSize) else { return }
+        } while pending.count > 0
+    }
+
+    /// Commits up to `chunkSize` queued records in one transaction. Returns false if the store refused them.
+    @discardableResult
+    func commitChunk(now: Int64 = WallClock.unixMilliseconds(), forceCheckpoint: Bool = false) async -> Bool {
+        do {
+            return try await commitLock.withLock { await commitChunkLocked(now: now, forceCheckpoint: forceCheckpoint) }
+        } catch {
+            return false  // cancelled while waiting for the lock
         }
+    }
+
+    private func commitChunkLocked(now: Int64, forceCheckpoint: Bool) async -> Bool {
+        let entries = pending.take(upTo: chunkSize)
         if entries.isEmpty, !forceCheckpoint {
             guard let known = lastKnown.withLock({ $0 }), known.chain.nextSeq > known.checkpointSize,
                 now.subtractingSaturated(known.checkpointAt) >= checkpointIntervalMs
-            else { return }
+            else { return true }
         }
         let signer = signer
         let every = checkpointEvery
@@ -181,11 +206,13 @@ public final class AuditLog: Sendable {
             if let publisher {
                 for checkpoint in commit.checkpoints { publisher.publish(checkpoint, origin: signer.origin) }
             }
+            return true
         } catch {
             if !(error is CancellationError) {
                 logger.error("cannot write audit records; will retry", metadata: ["error": "\(error)", "warden.records": "\(entries.count)"])
             }
-            pending.withLock { $0.insert(contentsOf: entries, at: 0) }
+            pending.restore(entries)
+            return false
         }
     }
 
@@ -277,8 +304,8 @@ struct CheckpointPublisher: Sendable {
     }
 }
 
-/// Commits the audit queue every 100 ms, prunes past the retention period hourly, and at shutdown
-/// commits what is left with a final checkpoint.
+/// Commits the audit queue (a chunk at once while a backlog remains, else every 100 ms), prunes past the
+/// retention period hourly, and at shutdown commits what is left with a final checkpoint.
 struct AuditLogService: Service {
     let log: AuditLog
 
@@ -286,9 +313,13 @@ struct AuditLogService: Service {
         await cancelWhenGracefulShutdown {
             var lastPrune: Int64 = 0
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
-                if Task.isCancelled { break }
-                await log.flush()
+                if log.backlog < log.chunkSize {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    if Task.isCancelled { break }
+                }
+                if !(await log.commitChunk()) {
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
                 let now = WallClock.unixMilliseconds()
                 if now - lastPrune >= 3_600_000 {
                     lastPrune = now

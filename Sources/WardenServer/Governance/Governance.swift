@@ -87,7 +87,7 @@ public final class Governance: Sendable {
         var out: [any Service] = [
             WebhookService(sender: webhooks),
             AuditLogService(log: audit),
-            StoreWriterService(writer: writer, interval: .milliseconds(100)),
+            writer.service,
             IdentityRefreshService(cache: identity, interval: .milliseconds(500), logger: logger),
         ]
         if let shared = ledger as? SharedBudgetLedger { out.append(LedgerMaintenanceService(ledger: shared, logger: logger)) }

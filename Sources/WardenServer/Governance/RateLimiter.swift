@@ -33,19 +33,47 @@ public struct RateLimitStatus: Sendable {
     }
 }
 
-/// Requests and tokens per minute per key and per team, as exact sliding windows, in this process.
+/// Requests and tokens per minute per key and per team, as sliding windows, in this process.
 ///
 /// A request is admitted only if every applicable window has room (all or nothing); tokens are admitted
-/// on the request's estimate and corrected to the real usage afterwards.
+/// on the request's estimate and corrected to the real usage afterwards. Windows are changed in place
+/// under the lock (never copied out and back, which would copy their slices on every request).
 public final class RateLimiter: Sendable {
     struct Windows {
         var requests: SlidingWindow?
         var tokens: SlidingWindow?
+
+        mutating func configure(_ scope: RateLimitScope) {
+            if let rpm = scope.rpm {
+                if requests == nil { requests = SlidingWindow(limit: rpm) } else { requests!.limit = rpm }
+            } else {
+                requests = nil
+            }
+            if let tpm = scope.tpm {
+                if tokens == nil { tokens = SlidingWindow(limit: tpm) } else { tokens!.limit = tpm }
+            } else {
+                tokens = nil
+            }
+        }
+
+        /// Keeps the tightest (least remaining) requests and tokens figures.
+        mutating func report(now: ContinuousClock.Instant, into status: inout RateLimitStatus) {
+            if let s = requests?.status(now: now), let limit = requests?.limit,
+                status.requests == nil || s.remaining < status.requests!.remaining
+            {
+                status.requests = (limit, s.remaining, s.reset)
+            }
+            if let s = tokens?.status(now: now), let limit = tokens?.limit, status.tokens == nil || s.remaining < status.tokens!.remaining {
+                status.tokens = (limit, s.remaining, s.reset)
+            }
+        }
     }
 
     /// Tickets to correct once the real token usage is known.
     public struct Admission: Sendable {
         var tokenTickets: [(ledgerKey: String, ticket: UInt64)]
+        /// The token estimate each ticket admitted.
+        var estimatedTokens: Int
         public var status: RateLimitStatus
     }
 
@@ -58,45 +86,35 @@ public final class RateLimiter: Sendable {
         -> Admission
     {
         let limited = scopes.filter { $0.rpm != nil || $0.tpm != nil }
-        guard !limited.isEmpty else { return Admission(tokenTickets: [], status: RateLimitStatus()) }
+        guard !limited.isEmpty else { return Admission(tokenTickets: [], estimatedTokens: 0, status: RateLimitStatus()) }
         return try windows.withLock { table throws(GatewayError) -> Admission in
             // First check every window, then commit, so a refusal admits nothing anywhere.
             var refusal: (String, Duration)?
             for scope in limited {
-                var w = table[scope.ledgerKey] ?? Windows()
-                Self.configure(&w, scope)
-                if var r = w.requests, case .refused(let after, _, _) = r.peek(1, now: now) {
-                    refusal = Self.later(refusal, ("\(scope.rpm!) requests per minute for \(scope.label)", after))
-                    w.requests = r
+                table[scope.ledgerKey, default: Windows()].configure(scope)
+                if case .refused(let after, _, _) = table[scope.ledgerKey]!.requests?.peek(1, now: now) {
+                    refusal = Self.later(refusal, ("\(scope.rpm ?? 0) requests per minute for \(scope.label)", after))
                 }
-                if var t = w.tokens, case .refused(let after, _, _) = t.peek(estimatedTokens, now: now) {
-                    refusal = Self.later(refusal, ("\(scope.tpm!) tokens per minute for \(scope.label)", after))
-                    w.tokens = t
+                if case .refused(let after, _, _) = table[scope.ledgerKey]!.tokens?.peek(estimatedTokens, now: now) {
+                    refusal = Self.later(refusal, ("\(scope.tpm ?? 0) tokens per minute for \(scope.label)", after))
                 }
-                table[scope.ledgerKey] = w
             }
             var status = RateLimitStatus()
             if let (detail, after) = refusal {
-                for scope in limited { Self.report(table[scope.ledgerKey], now: now, into: &status) }
+                for scope in limited { table[scope.ledgerKey]?.report(now: now, into: &status) }
                 var error = GatewayError.rateLimitExceeded(detail, retryAfterSeconds: max(1, Int(after.seconds.rounded(.up))))
                 error.headers = status.headers
                 throw error
             }
             var tickets: [(String, UInt64)] = []
             for scope in limited {
-                var w = table[scope.ledgerKey]!
-                if var r = w.requests {
-                    _ = r.admit(1, now: now)
-                    w.requests = r
-                }
-                if var t = w.tokens, case .admitted(let ticket, _, _) = t.admit(estimatedTokens, now: now) {
+                _ = table[scope.ledgerKey]!.requests?.admit(1, now: now)
+                if case .admitted(let ticket, _, _) = table[scope.ledgerKey]!.tokens?.admit(estimatedTokens, now: now) {
                     tickets.append((scope.ledgerKey, ticket))
-                    w.tokens = t
                 }
-                table[scope.ledgerKey] = w
-                Self.report(w, now: now, into: &status)
+                table[scope.ledgerKey]!.report(now: now, into: &status)
             }
-            return Admission(tokenTickets: tickets, status: status)
+            return Admission(tokenTickets: tickets, estimatedTokens: estimatedTokens, status: status)
         }
     }
 
@@ -104,40 +122,14 @@ public final class RateLimiter: Sendable {
     public func correct(_ admission: Admission, actualTokens: Int) {
         guard !admission.tokenTickets.isEmpty else { return }
         windows.withLock { table in
-            for (key, ticket) in admission.tokenTickets { table[key]?.tokens?.correct(ticket: ticket, to: actualTokens) }
-        }
-    }
-
-    static func configure(_ w: inout Windows, _ scope: RateLimitScope) {
-        if let rpm = scope.rpm {
-            if w.requests == nil { w.requests = SlidingWindow(limit: rpm) } else { w.requests!.limit = rpm }
-        } else {
-            w.requests = nil
-        }
-        if let tpm = scope.tpm {
-            if w.tokens == nil { w.tokens = SlidingWindow(limit: tpm) } else { w.tokens!.limit = tpm }
-        } else {
-            w.tokens = nil
+            for (key, ticket) in admission.tokenTickets {
+                table[key]?.tokens?.correct(ticket: ticket, from: admission.estimatedTokens, to: actualTokens)
+            }
         }
     }
 
     static func later(_ a: (String, Duration)?, _ b: (String, Duration)) -> (String, Duration) {
         guard let a else { return b }
         return b.1 > a.1 ? b : a
-    }
-
-    /// Keeps the tightest (least remaining) requests and tokens figures.
-    static func report(_ w: Windows?, now: ContinuousClock.Instant, into status: inout RateLimitStatus) {
-        guard var w else { return }
-        if var r = w.requests {
-            let s = r.status(now: now)
-            if status.requests == nil || s.remaining < status.requests!.remaining { status.requests = (r.limit, s.remaining, s.reset) }
-            w.requests = r
-        }
-        if var t = w.tokens {
-            let s = t.status(now: now)
-            if status.tokens == nil || s.remaining < status.tokens!.remaining { status.tokens = (t.limit, s.remaining, s.reset) }
-            w.tokens = t
-        }
     }
 }
