@@ -111,6 +111,7 @@ echo "target,conc,run,rps,p50_ms,p99_ms,max_ms,added_p50_ms,added_p99_ms,vmhwm_m
 printf '%-7s %4s %3s %9s %8s %8s %9s %9s %9s %8s %8s %s\n' target conc run "req/s" "p50" "p99" "max" "+p50" "+p99" "HWM MiB" "RSS MiB" "records (answered/usage/audit)"
 for c in $CONCURRENCY; do
   for run in $(seq "$REPEAT"); do
+    run_wrk "http://127.0.0.1:$upstream_port/v1/chat/completions" "$c" "$WARMUP_S" > /dev/null
     direct=$(run_wrk "http://127.0.0.1:$upstream_port/v1/chat/completions" "$c" 15)
     d50=$(field p50_ms "$direct"); d99=$(field p99_ms "$direct")
     for target in $TARGETS; do

@@ -14,6 +14,25 @@ public enum CanonicalJSON {
         return Array(buffer.readableBytesView)
     }
 
+    /// RFC 8785's member order: by UTF-16 code units. UTF-8 byte order is the same order except where
+    /// a key holds a character at or above U+E000 (UTF-8 lead bytes 0xEE and up: the private-use and
+    /// specials area sorts after surrogates in UTF-16, before them in UTF-8), so bytes are compared
+    /// directly and UTF-16 only for such keys.
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        let byBytes: Bool? = a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                for i in 0..<n where x[i] != y[i] {
+                    return x[i] >= 0xEE || y[i] >= 0xEE ? nil : x[i] < y[i]
+                }
+                return x.count < y.count
+            }
+        }
+        return byBytes ?? a.utf16.lexicographicallyPrecedes(b.utf16)
+    }
+
     public static func write(_ value: JSONValue, to buffer: inout ByteBuffer) {
         switch value {
         case .null, .bool, .string: value.write(to: &buffer)
@@ -27,7 +46,7 @@ public enum CanonicalJSON {
             buffer.writeInteger(UInt8(ascii: "]"))
         case .object(let object):
             buffer.writeInteger(UInt8(ascii: "{"))
-            let sorted = object.members.sorted { $0.key.utf16.lexicographicallyPrecedes($1.key.utf16) }
+            let sorted = object.members.sorted { precedes($0.key, $1.key) }
             for (i, member) in sorted.enumerated() {
                 if i > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
                 JSONValue.writeString(member.key, to: &buffer)

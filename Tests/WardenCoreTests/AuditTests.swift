@@ -93,6 +93,17 @@ struct CanonicalJSONTests {
         let text = String(decoding: CanonicalJSON.bytes(value), as: UTF8.self)
         #expect(text == #"{"a":"é\n\u0001","ab":true,"b":[1,1000,0.1,0,1e-7,123456789012345680000,1.5e+300],"€":1,"😀":2}"#)
     }
+
+    @Test("the byte-order fast path sorts exactly as UTF-16 code units do, private-use and emoji keys included")
+    func memberOrder() {
+        // U+FF61 (BMP, above the surrogates) sorts after 😀 in UTF-8 but before it in UTF-16.
+        let keys = ["", "a", "ab", "b", "Z", "é", "€", "\u{E000}", "\u{FF61}", "😀", "😀a", "\u{10FFFF}", "a\u{FF61}", "a😀", "~"]
+        for x in keys {
+            for y in keys {
+                #expect(CanonicalJSON.precedes(x, y) == x.utf16.lexicographicallyPrecedes(y.utf16), "\(x) vs \(y)")
+            }
+        }
+    }
 }
 
 @Suite("Audit verification")

@@ -186,6 +186,21 @@ public enum ConfigurationLoader {
         guard s.bodyTimeout.seconds > 0 else {
             throw ConfigurationError(key: "server.body_timeout", "must be greater than 0")
         }
+        guard (1...1_000_000).contains(s.maxConnections) else {
+            throw ConfigurationError(key: "server.max_connections", "must be between 1 and 1000000")
+        }
+        guard s.headerTimeout.seconds > 0 else {
+            throw ConfigurationError(key: "server.header_timeout", "must be greater than 0")
+        }
+        guard (1024...(1 << 20)).contains(s.maxHeaderBytes.bytes) else {
+            throw ConfigurationError(key: "server.max_header_bytes", "must be between 1KiB and 1MiB")
+        }
+        guard (8...10_000).contains(s.maxHeaderCount) else {
+            throw ConfigurationError(key: "server.max_header_count", "must be between 8 and 10000")
+        }
+        guard (100...10_000_000).contains(s.maxRecordBacklog) else {
+            throw ConfigurationError(key: "server.max_record_backlog", "must be between 100 and 10000000")
+        }
         guard s.defaultMaxTokens >= 1 else {
             throw ConfigurationError(key: "server.default_max_tokens", "must be at least 1")
         }

@@ -453,14 +453,33 @@ public struct ServerConfiguration: Sendable, Decodable {
     public var idleTimeout: ConfigDuration
     /// `max_tokens` sent to Anthropic upstreams when an OpenAI client set none (Anthropic requires one).
     public var defaultMaxTokens: Int
+    /// Connections open at once; more are answered 503 `too_many_connections` and closed.
+    public var maxConnections: Int
+    /// Time allowed for a request's head to arrive once its first byte has (408 after it).
+    public var headerTimeout: ConfigDuration
+    /// Largest request head, and largest single header (431 above it).
+    public var maxHeaderBytes: ConfigByteSize
+    /// Most headers in one request (431 above it).
+    public var maxHeaderCount: Int
+    /// Records (usage and audit) that may wait for the store before new model requests are refused
+    /// with 503 `store_unavailable`.
+    public var maxRecordBacklog: Int
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case max_body_size, body_timeout, idle_timeout, default_max_tokens }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case max_body_size, body_timeout, idle_timeout, default_max_tokens, max_connections, header_timeout, max_header_bytes
+        case max_header_count, max_record_backlog
+    }
 
     public init() {
         maxBodySize = ConfigByteSize(bytes: 8 * 1024 * 1024)
         bodyTimeout = .seconds(30)
         idleTimeout = .seconds(75)
         defaultMaxTokens = 4096
+        maxConnections = 4096
+        headerTimeout = .seconds(10)
+        maxHeaderBytes = ConfigByteSize(bytes: 64 * 1024)
+        maxHeaderCount = 100
+        maxRecordBacklog = 20_000
     }
 
     public init(from decoder: any Decoder) throws {
@@ -471,6 +490,11 @@ public struct ServerConfiguration: Sendable, Decodable {
         bodyTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .body_timeout) ?? d.bodyTimeout
         idleTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .idle_timeout) ?? d.idleTimeout
         defaultMaxTokens = try c.decodeIfPresent(Int.self, forKey: .default_max_tokens) ?? d.defaultMaxTokens
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .max_connections) ?? d.maxConnections
+        headerTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .header_timeout) ?? d.headerTimeout
+        maxHeaderBytes = try c.decodeIfPresent(ConfigByteSize.self, forKey: .max_header_bytes) ?? d.maxHeaderBytes
+        maxHeaderCount = try c.decodeIfPresent(Int.self, forKey: .max_header_count) ?? d.maxHeaderCount
+        maxRecordBacklog = try c.decodeIfPresent(Int.self, forKey: .max_record_backlog) ?? d.maxRecordBacklog
     }
 }
 

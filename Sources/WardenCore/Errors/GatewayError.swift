@@ -16,6 +16,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case upstreamClientError, upstreamRateLimited, upstreamError, noHealthyDeployment, upstreamTimeout
         case unsupported, internalError, shuttingDown, budgetExceeded, rateLimitExceeded, adminUnauthorized, conflict
         case modelNotPriced, guardrailBlocked, approval, structuredOutputInvalid, duplicateKey, storeUnavailable
+        case headersTooLarge, tooManyConnections
     }
 
     let code: Code
@@ -65,7 +66,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .malformedHTTP, .invalidJSON, .invalidValue, .missingField, .invalidAPIKey, .modelNotAllowed, .policyDenied,
             .modelNotFound, .notFound, .methodNotAllowed, .requestTimeout, .requestTooLarge, .unsupported,
-            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced, .guardrailBlocked, .approval, .duplicateKey:
+            .budgetExceeded, .adminUnauthorized, .conflict, .modelNotPriced, .guardrailBlocked, .approval, .duplicateKey,
+            .headersTooLarge:
             true
         default: false
         }
@@ -75,7 +77,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     /// (its store's backlog is full), nil when the header is left out.
     public var shouldRetry: Bool? {
         if isRefusal { return false }
-        if code == .storeUnavailable { return true }
+        if code == .storeUnavailable || code == .tooManyConnections { return true }
         return nil
     }
 
@@ -201,6 +203,27 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         GatewayError(
             .requestTimeout, status: 408, type: "invalid_request_error", codeName: "request_timeout",
             message: "The request body was not received within \(formatSeconds(seconds)).")
+    }
+
+    /// The request's head did not arrive within `server.header_timeout` of its first byte.
+    public static func requestHeaderTimeout(seconds: Double) -> GatewayError {
+        GatewayError(
+            .requestTimeout, status: 408, type: "invalid_request_error", codeName: "request_timeout",
+            message: "The request headers were not received within \(formatSeconds(seconds)).")
+    }
+
+    /// The request's headers are over `server.max_header_bytes` or `server.max_header_count`.
+    public static func headersTooLarge() -> GatewayError {
+        GatewayError(
+            .headersTooLarge, status: 431, type: "invalid_request_error", codeName: "request_header_fields_too_large",
+            message: "The request's headers are too large or too many.")
+    }
+
+    /// Warden already holds `server.max_connections` connections.
+    public static func tooManyConnections() -> GatewayError {
+        GatewayError(
+            .tooManyConnections, status: 503, type: "api_error", codeName: "too_many_connections",
+            message: "Warden has too many open connections; retry shortly.", retryAfterSeconds: 1)
     }
 
     public static func requestTooLarge(limitBytes: Int) -> GatewayError {

@@ -333,9 +333,15 @@ struct AdminAPI: Sendable {
     let policies: PolicyEngine
     /// How long a request body may take to arrive (`server.body_timeout`), to tell a timeout from a cut body.
     var bodyTimeout: ConfigDuration = .seconds(30)
+    /// Live figures for `GET /admin/stats` (nil in router tests without a server).
+    var stats: ServerStats? = nil
 
     func register(on router: Router<WardenRequestContext>) {
         let ops = operations
+        let stats = stats
+        router.get("/admin/stats") { request, _ in
+            await handle(request, needsBody: false) { _ in stats?.json ?? [:] }
+        }
         router.post("/admin/teams") { request, _ in await handle(request, status: 201) { try await ops.createTeam($0) } }
         router.get("/admin/teams") { request, _ in await handle(request, needsBody: false) { _ in try await ops.teams() } }
         router.get("/admin/teams/:name") { request, context in

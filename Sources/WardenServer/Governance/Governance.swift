@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 import WardenCore
 import WardenProviders
 import WardenStore
@@ -18,6 +19,8 @@ public final class Governance: Sendable {
     /// This process's id in reservations and heartbeats.
     public let instanceID: String
     let logger: Logger
+    /// Model requests refused because the records backlog was full.
+    private let refusedForBacklog = Atomic<Int>(0)
 
     init(
         store: SQLStore, identity: IdentityCache, writer: StoreWriter, ledger: any BudgetLedger, limiter: RateLimiter,
@@ -42,7 +45,8 @@ public final class Governance: Sendable {
     static func start(store: SQLStore, runtime: GatewayRuntime, transport: HTTPTransport, logger: Logger) async throws -> Governance {
         let config = runtime.config
         let instanceID = KeyMaterial.identifier(prefix: "proc")
-        let writer = StoreWriter(store: store, logger: logger)
+        let backlog = config.server.maxRecordBacklog
+        let writer = StoreWriter(store: store, logger: logger, capacity: backlog)
         let shared = store.database.dialect == .postgres || runtime.config.budgets.strict
         let ledger: any BudgetLedger
         if shared {
@@ -74,7 +78,8 @@ public final class Governance: Sendable {
                     target: .file(SecretReference.absolutePath(target, base: config.baseDirectory)), logger: logger)
             }
         }
-        let audit = AuditLog(store: store, signer: signer, configuration: config.audit, publisher: publisher, logger: logger)
+        let audit = AuditLog(
+            store: store, signer: signer, configuration: config.audit, publisher: publisher, logger: logger, capacity: backlog)
         return Governance(
             store: store, identity: identity, writer: writer, ledger: ledger, limiter: RateLimiter(), audit: audit,
             webhooks: webhooks, instanceID: instanceID, logger: logger)
@@ -93,6 +98,32 @@ public final class Governance: Sendable {
         if let shared = ledger as? SharedBudgetLedger { out.append(LedgerMaintenanceService(ledger: shared, logger: logger)) }
         return out
     }
+
+    /// Records (usage and audit) waiting for the store, and the most that may wait.
+    var recordBacklog: (usage: Int, audit: Int, limit: Int) {
+        (writer.backlog, audit.backlog, writer.queue.capacity)
+    }
+
+    /// Whether a backlog of records has reached its limit (the store is down or too slow).
+    var isBacklogFull: Bool { writer.queue.isSaturated || audit.pending.isSaturated }
+
+    /// Refuses a model request while the records of answered requests cannot be written: 503
+    /// `store_unavailable` (`x-should-retry: true`). What is answered is always recorded; what would
+    /// add to a full backlog is not started.
+    func admitRecords() throws(GatewayError) {
+        guard isBacklogFull else { return }
+        let refused = refusedForBacklog.wrappingAdd(1, ordering: .relaxed).newValue
+        if refused == 1 || refused % 1000 == 0 {
+            let backlog = recordBacklog
+            logger.error(
+                "refusing model requests: the store cannot keep up",
+                metadata: ["warden.usage_backlog": "\(backlog.usage)", "warden.audit_backlog": "\(backlog.audit)", "warden.refused": "\(refused)"])
+        }
+        throw GatewayError.storeUnavailable()
+    }
+
+    /// Model requests refused so far because the backlog was full.
+    var refusedForFullBacklog: Int { refusedForBacklog.load(ordering: .relaxed) }
 
     /// The budgets that apply to a principal.
     func budgetScopes(for principal: Principal) -> [BudgetScope] {

@@ -35,6 +35,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            context.triggerUserOutboundEvent(RequestBoundary.headReceived, promise: nil)
             responseStarted = false
             isAnthropicPath = head.path?.hasPrefix("/v1/messages") ?? false
             let length = head.headerFields[.contentLength].flatMap(Int.init) ?? 0
@@ -43,6 +44,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .body:
             break
         case .end:
+            context.triggerUserOutboundEvent(RequestBoundary.requestEnded, promise: nil)
             awaitingBody = false
             timer?.cancel()
             timer = nil
@@ -90,10 +92,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelInactive()
     }
 
-    /// A request that is not valid HTTP/1.1 gets a JSON 400 and the connection is closed. (Left alone,
-    /// Hummingbird would answer with an empty body.)
+    /// A request that is not valid HTTP/1.1 gets a JSON 400 (431 for headers over the limits) and the
+    /// connection is closed. (Left alone, Hummingbird would answer with an empty body.)
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError else {
+        guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
         }
@@ -103,7 +105,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             context.close(promise: nil)
             return
         }
-        refuse(.malformedHTTP("\(error)"), status: .badRequest, context: context)
+        if parserError == .headerOverflow {
+            refuse(.headersTooLarge(), status: .requestHeaderFieldsTooLarge, context: context)
+        } else {
+            refuse(.malformedHTTP("\(error)"), status: .badRequest, context: context)
+        }
     }
 
     private func bodyTimedOut(context: ChannelHandlerContext) {
@@ -121,7 +127,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(body.readableBytes)
         fields[.connection] = "close"
-        fields[HTTPField.Name("x-should-retry")!] = "false"
+        fields[HTTPField.Name("x-should-retry")!] = error.shouldRetry == true ? "true" : "false"
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         let channel = context.channel

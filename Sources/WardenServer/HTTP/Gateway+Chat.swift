@@ -15,6 +15,7 @@ extension Gateway {
         let gateway: GatewayContext
         do {
             let principal = try authenticate(request, exchange: &exchange)
+            try governance.admitRecords()
             let (json, body, modelSpan) = try await readJSON(request, exchange: exchange, spanOf: "model")
             var decoded =
                 api == .openAI

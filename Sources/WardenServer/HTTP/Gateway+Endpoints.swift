@@ -10,6 +10,7 @@ extension Gateway {
         var exchange = Exchange(request: request, api: .openAI, runtime: holder.runtime)
         do {
             let principal = try authenticate(request, exchange: &exchange)
+            try governance.admitRecords()
             let parsed = try EmbeddingsRequest.decode(try await readJSON(request, exchange: exchange))
             exchange.entry.model = parsed.model
             try ModelAccessStage.check(model: parsed.model, principal: principal, runtime: exchange.runtime)
@@ -48,6 +49,7 @@ extension Gateway {
         exchange.booksUsage = false
         do {
             let principal = try authenticate(request, exchange: &exchange)
+            try governance.admitRecords()
             let parsed = try AnthropicRequestDecoder.decodeMessages(
                 try await readJSON(request, exchange: exchange), requireMaxTokens: false)
             exchange.entry.model = parsed.model

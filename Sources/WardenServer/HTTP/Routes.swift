@@ -34,13 +34,13 @@ struct ErrorShapingMiddleware: RouterMiddleware {
 
 extension Gateway {
     /// The data-plane, admin and health routes.
-    func router(readiness: Readiness, adminKeyDigest: KeyDigest?) -> Router<WardenRequestContext> {
+    func router(readiness: Readiness, adminKeyDigest: KeyDigest?, stats: ServerStats? = nil) -> Router<WardenRequestContext> {
         let router = Router(context: WardenRequestContext.self)
         router.add(middleware: ErrorShapingMiddleware())
         AdminAPI(
             operations: AdminOperations(service: AdminService(store: governance.store), audit: governance.audit, actor: "admin_api"),
             identity: governance.identity, adminKeyDigest: adminKeyDigest, policies: policies.engine,
-            bodyTimeout: holder.runtime.config.server.bodyTimeout
+            bodyTimeout: holder.runtime.config.server.bodyTimeout, stats: stats
         ).register(on: router)
         router.post("/v1/chat/completions") { request, context in
             await self.chat(request, context: context, api: .openAI)

@@ -11,10 +11,13 @@ public final class Readiness: Sendable {
     private let probes = Mutex<[String: (result: ProbeResult, at: ContinuousClock.Instant)]>([:])
     let store: any KeyStore
     let storeDescription: String
+    /// Records waiting for the store (usage, audit) and their limit; nil in setups without writers.
+    let backlog: (@Sendable () -> (usage: Int, audit: Int, limit: Int))?
 
-    init(store: any KeyStore, storeDescription: String) {
+    init(store: any KeyStore, storeDescription: String, backlog: (@Sendable () -> (usage: Int, audit: Int, limit: Int))? = nil) {
         self.store = store
         self.storeDescription = storeDescription
+        self.backlog = backlog
     }
 
     /// From now on report unready (SIGTERM received).
@@ -70,13 +73,23 @@ public final class Readiness: Sendable {
             ]
         }
         let draining = isDraining
-        let ready = !draining && storeOK && allRequiredOK
-        let body: JSONObject = [
+        var records: JSONObject = [:]
+        var recordsOK = true
+        if let backlog = backlog?() {
+            recordsOK = backlog.usage < backlog.limit && backlog.audit < backlog.limit
+            records = [
+                "ok": .bool(recordsOK), "usage_backlog": .int(backlog.usage), "audit_backlog": .int(backlog.audit),
+                "limit": .int(backlog.limit),
+            ]
+        }
+        let ready = !draining && storeOK && allRequiredOK && recordsOK
+        var body: JSONObject = [
             "status": .string(draining ? "draining" : (ready ? "ready" : "unready")),
             "store": ["ok": .bool(storeOK), "detail": .string(storeDetail)],
             "providers": .object(providers),
             "models": .object(models),
         ]
+        if !records.isEmpty { body["records"] = .object(records) }
         return Report(isReady: ready, body: body)
     }
 

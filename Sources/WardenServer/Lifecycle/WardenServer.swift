@@ -152,7 +152,7 @@ public enum WardenServer {
                 }
                 let health = DeploymentHealth(
                     failureThreshold: config.reliability.breakerFailures, cooldown: config.reliability.breakerCooldown.duration)
-                let readiness = Readiness(store: store, storeDescription: store.location)
+                let readiness = Readiness(store: store, storeDescription: store.location, backlog: { governance.recordBacklog })
                 let connections = ConnectionRegistry()
                 let policyEngine = PolicyEngine(logger: logger)
                 do throws(PolicyLoadError) {
@@ -190,16 +190,21 @@ public enum WardenServer {
                     drainDelay: { holder.runtime.config.shutdown.drainDelay.duration }, reload: reload, logger: logger)
 
                 let listen = config.listen
+                let server = config.server
                 let httpConfiguration = HTTP1Channel.Configuration(
                     additionalChannelHandlers: [
-                        ConnectionGuardHandler(
-                            bodyTimeout: .nanoseconds(holder.runtime.config.server.bodyTimeout.duration.clampedNanoseconds),
-                            registry: connections)
+                        ConnectionGuardHandler(bodyTimeout: .nanoseconds(server.bodyTimeout.duration.clampedNanoseconds), registry: connections)
                     ],
-                    idleTimeout: .seconds(Int64(config.server.idleTimeout.seconds)))
+                    idleTimeout: .nanoseconds(server.idleTimeout.duration.clampedNanoseconds),
+                    httpDecoderConfiguration: .init(
+                        maxHeaderFieldSize: server.maxHeaderBytes.bytes, maxHeaderListSize: server.maxHeaderBytes.bytes,
+                        maxHeaderFieldCount: server.maxHeaderCount))
+                let limits = ConnectionLimits(
+                    maximumConnections: server.maxConnections, headerTimeout: .nanoseconds(server.headerTimeout.duration.clampedNanoseconds))
                 let app = Application(
-                    router: gateway.router(readiness: readiness, adminKeyDigest: admin.digest),
-                    server: .http1(configuration: httpConfiguration),
+                    router: gateway.router(
+                        readiness: readiness, adminKeyDigest: admin.digest, stats: ServerStats(governance: governance, limits: limits, sink: sink)),
+                    server: .guardedHTTP1(configuration: httpConfiguration, limits: limits),
                     configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil, reuseAddress: true),
                     onServerRunning: { channel in
                         let port = channel.localAddress?.port ?? listen.port
