@@ -1,5 +1,5 @@
 import Testing
-import WardenCore
+@testable import WardenCore
 
 @testable import WardenMockUpstream
 

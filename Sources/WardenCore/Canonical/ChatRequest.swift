@@ -6,36 +6,46 @@ import NIOCore
 /// encodes it for its upstream. When the client's API and the upstream's wire format are the same, the
 /// provider forwards the client's original JSON (`original`) with only the fields Warden owns changed,
 /// so nothing the canonical form does not model is lost.
+///
+/// The request is held three ways: canonical fields, the client's JSON (`original`) and its bytes
+/// (`originalBytes`). Outside this module they can only be changed through the methods in
+/// `ChatRequest+Changes.swift`, each of which changes all three together, so no stage can edit one
+/// and forget the others.
 public struct ChatRequest: Sendable {
     /// The model name the client asked for (a Warden model name, not the upstream's).
-    public var model: String
-    public var messages: [ChatMessage]
-    public var tools: [ToolDefinition]
-    public var toolChoice: ToolChoice?
+    public internal(set) var model: String
+    public internal(set) var messages: [ChatMessage] {
+        didSet { estimatedInputTokens = TokenEstimator.tokens(in: allText) }
+    }
+    public internal(set) var tools: [ToolDefinition]
+    public internal(set) var toolChoice: ToolChoice?
     /// Upper bound on generated tokens, if the client set one.
-    public var maxTokens: Int?
-    public var temperature: Double?
-    public var topP: Double?
-    public var stop: [String]
-    public var stream: Bool
+    public internal(set) var maxTokens: Int?
+    public internal(set) var temperature: Double?
+    public internal(set) var topP: Double?
+    public internal(set) var stop: [String]
+    public internal(set) var stream: Bool
     /// Whether a streaming OpenAI client asked for the usage chunk (`stream_options.include_usage`).
-    public var includeUsage: Bool
+    public internal(set) var includeUsage: Bool
     /// Number of choices (OpenAI `n`).
-    public var n: Int?
-    public var seed: Int?
+    public internal(set) var n: Int?
+    public internal(set) var seed: Int?
     /// End-user id (OpenAI `user`, Anthropic `metadata.user_id`).
-    public var user: String?
+    public internal(set) var user: String?
     /// OpenAI `response_format`, passed through.
-    public var responseFormat: JSONValue?
+    public internal(set) var responseFormat: JSONValue?
     /// Whether parallel tool calls are allowed (OpenAI `parallel_tool_calls`; Anthropic `disable_parallel_tool_use`).
-    public var parallelToolCalls: Bool?
+    public internal(set) var parallelToolCalls: Bool?
     /// The API the client called.
-    public var api: ClientAPI
+    public internal(set) var api: ClientAPI
     /// The client's request body as received, for same-format forwarding.
-    public var original: JSONObject
+    public internal(set) var original: JSONObject
     /// The client's body bytes and where its top-level `model` value lies in them: a same-API upstream
     /// gets these bytes with only the model spliced in, instead of a re-serialization.
-    public var originalBytes: (body: ByteBuffer, modelSpan: Range<Int>)?
+    public internal(set) var originalBytes: (body: ByteBuffer, modelSpan: Range<Int>)?
+    /// Warden's estimate of the prompt's tokens (⌈Unicode scalars / 4⌉ of `allText`), computed once and
+    /// kept up to date by every change to the messages: limits, budgets and policies share it.
+    public private(set) var estimatedInputTokens: Int
 
     public init(model: String, messages: [ChatMessage], api: ClientAPI, original: JSONObject = JSONObject()) {
         self.model = model
@@ -51,6 +61,8 @@ public struct ChatRequest: Sendable {
         self.api = api
         self.original = original
         self.originalBytes = nil
+        self.estimatedInputTokens = 0
+        self.estimatedInputTokens = TokenEstimator.tokens(in: allText)
     }
 
     /// All text the request carries (system and messages), for token estimates and the mock's usage.

@@ -9,11 +9,14 @@ import WardenStore
 ///
 /// Tool calls are only complete at the end of an answer, so a streamed request that offers tools is
 /// asked of the model whole and streamed to the client afterwards when tool guarding is active.
-struct ToolCallStage: ChatStage {
+struct ToolCallStage: ModelStage {
     let tools: ToolGuard
     let desk: ApprovalDesk
 
-    func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
+    var roles: Set<RouteStage> { [.toolCalls] }
+
+    func handle(_ model: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome {
+        guard let request = model.chat else { return try await next(model, context: context) }
         if let id = context.approvalID {
             let record = try await desk.redeem(id: id, principal: context.principal, fingerprint: request.approvalFingerprint)
             context.trace.update {
@@ -27,13 +30,13 @@ struct ToolCallStage: ChatStage {
                         id: "chatcmpl-" + record.id, model: request.model, created: WallClock.unixSeconds(),
                         choices: [ChatChoice(index: 0, content: [.toolUse(call)], stopReason: .toolUse)], usage: Usage())))
         }
-        let rules = context.runtime.guardrails(model: request.model, principal: context.principal).toolCalls
+        let rules = context.guardrails.toolCalls
         guard !request.tools.isEmpty, tools.isActive(runtime: context.runtime, rules: rules) else {
-            return try await next(request, context: context)
+            return try await next(model, context: context)
         }
         var forwarded = request
-        if request.stream { forwarded.makeNonStreaming() }
-        let outcome = try await next(forwarded, context: context)
+        forwarded.makeNonStreaming()
+        let outcome = try await next(.chat(forwarded), context: context)
         guard case .complete(let completed) = outcome, var response = completed.response() else { return outcome }
         let started = ContinuousClock.now
         var changed = false
@@ -106,17 +109,19 @@ struct ToolCallStage: ChatStage {
 /// schema. An answer that does not is retried once with the problems named; if the retry fails too, the
 /// client gets 502 `json_schema_mismatch` naming them. The retry is paid from its own budget reservation,
 /// so a budget still cannot be overspent; without room for it, there is no retry.
-struct StructuredOutputStage: ChatStage {
+struct StructuredOutputStage: ModelStage {
     let governance: Governance
 
-    func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
-        guard let format = request.responseFormat, format["type"]?.stringValue == "json_schema",
+    var roles: Set<RouteStage> { [.structuredOutput] }
+
+    func handle(_ model: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome {
+        guard let request = model.chat, let format = request.responseFormat, format["type"]?.stringValue == "json_schema",
             let schemaValue = format["json_schema"]?["schema"]
-        else { return try await next(request, context: context) }
+        else { return try await next(model, context: context) }
         let schema = JSONSchema(schemaValue)
         var forwarded = request
-        if request.stream { forwarded.makeNonStreaming() }
-        let outcome = try await next(forwarded, context: context)
+        forwarded.makeNonStreaming()
+        let outcome = try await next(.chat(forwarded), context: context)
         guard case .complete(let first) = outcome, let response = first.response() else { return outcome }
         let problems = Self.problems(response, schema)
         guard !problems.isEmpty else { return outcome }
@@ -129,7 +134,7 @@ struct StructuredOutputStage: ChatStage {
             throw GatewayError.structuredOutputInvalid(
                 "The model's answer does not match the response_format JSON schema (\(problems.prefix(3).joined(separator: "; "))) and the budget leaves no room to retry.")
         }
-        let second = try await next(retry, context: context)
+        let second = try await next(.chat(retry), context: context)
         guard case .complete(var again) = second, let retried = again.response() else { return second }
         if let u = again.usage { total = total.adding(u) }
         let remaining = Self.problems(retried, schema)
@@ -163,18 +168,11 @@ struct StructuredOutputStage: ChatStage {
         var retry = request
         let correction =
             "Your answer did not match the required JSON schema: \(problems.prefix(5).joined(separator: "; ")). Answer again with only JSON that matches the schema."
-        retry.messages.append(ChatMessage(role: .assistant, content: [.text(answer, cacheControl: nil)]))
-        retry.messages.append(ChatMessage(role: .user, content: [.text(correction, cacheControl: nil)]))
-        // Both APIs take string content for these two turns.
-        var list = retry.original["messages"]?.arrayValue ?? []
-        list.append(["role": "assistant", "content": .string(answer)])
-        list.append(["role": "user", "content": .string(correction)])
-        retry.original["messages"] = .array(list)
-        retry.originalBytes = nil
+        retry.appendCorrection(answer: answer, correction: correction)
         guard context.trace.snapshot.reservation != nil else { return retry }
         let scopes = governance.budgetScopes(for: context.principal)
         guard let pricing = context.runtime.models[request.model]?.worstPricing else { return nil }
-        let amount = pricing.worstCase(promptTokens: TokenEstimator.tokens(in: retry.allText), maxOutputTokens: retry.maxTokens ?? 0)
+        let amount = pricing.worstCase(promptTokens: retry.estimatedInputTokens, maxOutputTokens: retry.maxTokens ?? 0)
         do {
             let extra = try await governance.ledger.reserve(
                 amount, scopes: scopes, keyID: context.principal.keyID, team: context.principal.team, now: WallClock.unixMilliseconds())
@@ -183,15 +181,5 @@ struct StructuredOutputStage: ChatStage {
         } catch is BudgetRefusal {
             return nil
         }
-    }
-}
-
-extension ChatRequest {
-    /// Asks the upstream for a whole answer (Warden streams it to the client afterwards).
-    mutating func makeNonStreaming() {
-        stream = false
-        original["stream"] = nil
-        original["stream_options"] = nil
-        originalBytes = nil
     }
 }

@@ -7,53 +7,100 @@ import NIOCore
 import WardenCore
 import WardenProviders
 
+/// The model routes, each with its route-table entry and the API its answers and errors are shaped in.
+enum ModelRoute: Sendable {
+    case chat(ClientAPI)
+    case embeddings
+    case countTokens
+
+    var spec: RouteSpec {
+        switch self {
+        case .chat(.openAI): RouteTable.chatCompletions
+        case .chat(.anthropic): RouteTable.messages
+        case .embeddings: RouteTable.embeddings
+        case .countTokens: RouteTable.countTokens
+        }
+    }
+
+    var api: ClientAPI {
+        switch self {
+        case .chat(let api): api
+        case .embeddings: .openAI
+        case .countTokens: .anthropic
+        }
+    }
+
+    /// Decodes and validates the body into the request the pipeline runs.
+    func decode(_ json: JSONValue, body: ByteBuffer, modelSpan: Range<Int>?) throws(GatewayError) -> ModelRequest {
+        switch self {
+        case .chat(let api):
+            var chat = api == .openAI ? try OpenAIRequestDecoder.decodeChat(json) : try AnthropicRequestDecoder.decodeMessages(json)
+            if let modelSpan { chat.keepOriginalBytes(body, modelSpan: modelSpan) }
+            return .chat(chat)
+        case .embeddings:
+            return .embeddings(try EmbeddingsRequest.decode(json))
+        case .countTokens:
+            return .countTokens(try AnthropicRequestDecoder.decodeMessages(json, requireMaxTokens: false))
+        }
+    }
+}
+
 extension Gateway {
-    /// `POST /v1/chat/completions` (api `.openAI`) and `POST /v1/messages` (api `.anthropic`).
-    func chat(_ request: Request, context: WardenRequestContext, api: ClientAPI) async -> Response {
-        var exchange = Exchange(request: request, api: api, runtime: holder.runtime)
-        let chat: ChatRequest
+    /// The one skeleton every model route runs: authentication, record admission, the body, then the
+    /// route's pipeline (the stages its route-table entry declares), then the answer in the client's
+    /// shape, with usage and audit booked as the route declares.
+    func serve(_ request: Request, context: WardenRequestContext, route: ModelRoute) async -> Response {
+        let spec = route.spec
+        var exchange = Exchange(request: request, api: route.api, runtime: holder.runtime)
+        exchange.booksUsage = spec.has(.usage)
+        let model: ModelRequest
         let gateway: GatewayContext
         do {
             let principal = try authenticate(request, exchange: &exchange)
-            try governance.admitRecords()
+            if spec.has(.recordAdmission) { try governance.admitRecords() }
             let (json, body, modelSpan) = try await readJSON(request, exchange: exchange, spanOf: "model")
-            var decoded =
-                api == .openAI
-                ? try OpenAIRequestDecoder.decodeChat(json) : try AnthropicRequestDecoder.decodeMessages(json)
-            if let modelSpan { decoded.originalBytes = (body, modelSpan) }
-            chat = decoded
-            exchange.entry.model = chat.model
-            exchange.entry.stream = chat.stream
+            model = try route.decode(json, body: body, modelSpan: modelSpan)
+            exchange.entry.model = model.model
+            exchange.entry.stream = model.isStreaming
             gateway = GatewayContext(
-                requestID: exchange.requestID, principal: principal, api: api,
-                forwardedHeaders: forwardedHeaders(request, api: api), logger: context.logger, trace: exchange.trace,
-                runtime: exchange.runtime, clientIP: clientIP(request, context: context, runtime: exchange.runtime),
+                requestID: exchange.requestID, principal: principal, api: route.api,
+                forwardedHeaders: forwardedHeaders(request, api: route.api), logger: context.logger, trace: exchange.trace,
+                runtime: exchange.runtime, route: spec, guardrails: exchange.runtime.guardrails(model: model.model, principal: principal),
+                clientIP: clientIP(request, context: context, runtime: exchange.runtime),
                 approvalID: try Self.header(request, .wardenApproval), agent: try Self.header(request, .wardenAgent),
                 session: try Self.header(request, .wardenSession))
         } catch {
             return await fail(exchange, error)
         }
-        let outcome: ChatOutcome
+        let outcome: ModelOutcome
         do {
+            let pipeline = pipelines[spec] ?? pipeline.forRoute(spec)
             outcome = try await connections.cancellingOnDisconnect(context.connectionID) {
-                try await pipeline.handle(chat, context: gateway)
+                try await pipeline.handle(model, context: gateway)
             }
         } catch is CancellationError {
             // The client went away; nothing can be sent. The upstream call was cancelled with it, after the
             // upstream had most likely read the prompt: record that as estimated usage.
-            await complete(exchange, status: 499, usage: Usage(inputTokens: TokenEstimator.tokens(in: chat.allText), isEstimated: true))
-            return HTTPResponses.error(.internalError("client closed request"), api: api, requestID: exchange.requestID)
+            let usage = spec.has(.usage) ? Usage(inputTokens: model.estimatedInputTokens, isEstimated: true) : nil
+            await complete(exchange, status: 499, usage: usage)
+            return HTTPResponses.error(.internalError("client closed request"), api: route.api, requestID: exchange.requestID)
         } catch {
             return await fail(exchange, gatewayError(from: error))
         }
-        switch outcome {
-        case .complete(let completed) where chat.stream:
+        switch (outcome, model) {
+        case (.complete(let completed), .chat(let chat)) where chat.stream:
             // A whole answer to a streaming client (tool calls checked, structured output validated, an approved call).
-            return await respondWholeAsStream(completed, chat: chat, exchange: exchange)
-        case .complete(let completed):
-            return await respond(completed, chat: chat, exchange: exchange)
-        case .stream(let streamed):
-            return respondStreaming(streamed, chat: chat, exchange: exchange, connectionID: context.connectionID)
+            return await respondWholeAsStream(completed, chat: chat, exchange: exchange, guardrails: gateway.guardrails)
+        case (.complete(let completed), .chat(let chat)):
+            return await respond(completed, chat: chat, exchange: exchange, guardrails: gateway.guardrails)
+        case (.stream(let streamed), .chat(let chat)):
+            return respondStreaming(streamed, chat: chat, exchange: exchange, guardrails: gateway.guardrails, connectionID: context.connectionID)
+        case (.embeddings(let result), _):
+            return await respond(embeddings: result, exchange: exchange)
+        case (.tokenCount(let exact), .countTokens(let chat)):
+            return await respond(tokenCount: exact, chat: chat, exchange: exchange)
+        default:
+            return await fail(exchange, GatewayError.internalError("The pipeline answered a \(model.policyAction) request in the wrong shape."))
         }
     }
 
@@ -68,7 +115,9 @@ extension Gateway {
 
     /// The answer's body for the client, after output guardrails and restoring redacted values; nil when
     /// the upstream's answer cannot be read.
-    private func finalBody(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) -> ByteBuffer? {
+    private func finalBody(
+        _ completed: CompletedChat, chat: ChatRequest, exchange: Exchange, guardrails: GuardrailsConfiguration
+    ) -> ByteBuffer? {
         var body: ByteBuffer
         if case .upstream(let result) = completed.body, result.wire == exchange.api {
             body = result.rawBody
@@ -81,18 +130,15 @@ extension Gateway {
         } else {
             return nil
         }
-        let outputRules = exchange.runtime.guardrails(model: chat.model, principal: exchange.principal).output
-        let canary = exchange.trace.snapshot.canary
-        if !outputRules.isEmpty || canary != nil {
-            body = Self.guardOutput(body, api: exchange.api, rules: outputRules, canary: canary, trace: exchange.trace)
-        }
-        let restore = exchange.trace.snapshot.restore
-        if !restore.isEmpty { body = Self.restore(body, restore) }
-        return body
+        let snapshot = exchange.trace.snapshot
+        return OutputGuard(rules: guardrails.output, canary: snapshot.canary, restore: snapshot.restore)
+            .guardAnswer(body, api: exchange.api, trace: exchange.trace)
     }
 
-    private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) async -> Response {
-        guard let body = finalBody(completed, chat: chat, exchange: exchange) else {
+    private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange, guardrails: GuardrailsConfiguration) async
+        -> Response
+    {
+        guard let body = finalBody(completed, chat: chat, exchange: exchange, guardrails: guardrails) else {
             return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
         }
         noteResponse(body, exchange)
@@ -106,16 +152,17 @@ extension Gateway {
     }
 
     /// Streams a whole answer: the same frames a streamed answer would have, sent at once.
-    private func respondWholeAsStream(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange) async -> Response {
-        guard let body = finalBody(completed, chat: chat, exchange: exchange), let json = try? JSONParser.parse(body),
+    private func respondWholeAsStream(
+        _ completed: CompletedChat, chat: ChatRequest, exchange: Exchange, guardrails: GuardrailsConfiguration
+    ) async -> Response {
+        guard let body = finalBody(completed, chat: chat, exchange: exchange, guardrails: guardrails), let json = try? JSONParser.parse(body),
             var response = exchange.api == .openAI ? OpenAIResponseCodec.decode(json) : AnthropicResponseCodec.decode(json)
         else {
             return await fail(exchange, GatewayError.upstreamError("the upstream sent a response Warden cannot read"))
         }
         response.usage = completed.usage
         var relay = StreamRelay(
-            clientAPI: exchange.api, rawAPI: exchange.api, request: chat, estimatedInputTokens: TokenEstimator.tokens(in: chat.allText),
-            reencode: true)
+            clientAPI: exchange.api, rawAPI: exchange.api, request: chat, estimatedInputTokens: chat.estimatedInputTokens, reencode: true)
         let cost = exchange.trace.snapshot.pricing.flatMap { p in completed.usage.map { p.cost(of: $0) } }
         let report = { (usage: Usage?) -> JSONObject in
             var o: JSONObject = ["request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead()))]
@@ -140,20 +187,19 @@ extension Gateway {
     private struct ClientGone: Error {}
 
     private func respondStreaming(
-        _ streamed: StreamedChat, chat: ChatRequest, exchange: Exchange, connectionID: ObjectIdentifier?
+        _ streamed: StreamedChat, chat: ChatRequest, exchange: Exchange, guardrails: GuardrailsConfiguration, connectionID: ObjectIdentifier?
     ) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         headers[.requestID] = exchange.requestID
         if let served = exchange.trace.snapshot.servedModel { headers[.wardenModel] = served }
-        let estimatedInput = TokenEstimator.tokens(in: chat.allText)
+        let estimatedInput = chat.estimatedInputTokens
         let stream = streamed.stream
         let trace = exchange.trace
         let capture = governance.audit.capturesContent
-        let outputRules = exchange.runtime.guardrails(model: chat.model, principal: exchange.principal).output
         let snapshot = trace.snapshot
-        let initialGuard = StreamGuard(rules: outputRules, canary: snapshot.canary, restore: snapshot.restore)
+        let initialGuard = StreamGuard(rules: guardrails.output, canary: snapshot.canary, restore: snapshot.restore)
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
@@ -264,94 +310,5 @@ extension Gateway {
     /// `fail` for any error a chat handler can meet.
     private func fail(_ exchange: Exchange, _ error: any Error) async -> Response {
         await fail(exchange, gatewayError(from: error))
-    }
-}
-
-extension Gateway {
-    /// Puts redacted values back into a JSON answer: each placeholder (plain ASCII, so it can only occur
-    /// inside JSON strings) is replaced by its value, escaped for a JSON string.
-    static func restore(_ body: ByteBuffer, _ map: [String: String]) -> ByteBuffer {
-        var text = String(buffer: body)
-        for (placeholder, value) in map where text.contains(placeholder) {
-            var escaped = JSONValue.string(value).jsonString
-            escaped.removeFirst()
-            escaped.removeLast()
-            text = text.replacingOccurrences(of: placeholder, with: escaped)
-        }
-        return ByteBuffer(string: text)
-    }
-}
-
-extension Gateway {
-    /// Output guardrails on a complete answer: each rule's detector reads the answer's text; `block`
-    /// withholds it (OpenAI `finish_reason: "content_filter"`, Anthropic `stop_reason: "refusal"`, a short
-    /// notice in place of the text), `redact` replaces the spans with typed placeholders, `flag` records.
-    static func guardOutput(
-        _ body: ByteBuffer, api: ClientAPI, rules: [GuardrailsConfiguration.Rule], canary: String?, trace: RequestTrace
-    ) -> ByteBuffer {
-        guard case .object(var root) = (try? JSONParser.parse(body)) else { return body }
-        // Every text of the answer, by where it sits.
-        var texts: [String] = []
-        if api == .openAI {
-            for choice in root["choices"]?.arrayValue ?? [] { if let t = choice["message"]?["content"]?.stringValue { texts.append(t) } }
-        } else {
-            for block in root["content"]?.arrayValue ?? [] where block["type"]?.stringValue == "text" {
-                if let t = block["text"]?.stringValue { texts.append(t) }
-            }
-        }
-        var verdicts: [GuardrailVerdict] = []
-        var blocked: GuardrailVerdict?
-        let started = ContinuousClock.now
-        for rule in rules {
-            for v in rule.verdicts(texts.map { ($0, false) }, stage: "output") {
-                verdicts.append(v)
-                if rule.action == .block, blocked == nil { blocked = v }
-            }
-        }
-        // The system prompt's canary in the answer: the prompt leaked.
-        if let canary, blocked == nil, texts.contains(where: { $0.contains(canary) }) {
-            let v = GuardrailVerdict(detector: "canary", type: "SYSTEM_PROMPT_LEAK", action: "block", count: 1, stage: "output")
-            verdicts.append(v)
-            blocked = v
-        }
-        let elapsed = ContinuousClock.now - started
-        trace.update { $0.guardrailTime += elapsed }
-        guard !verdicts.isEmpty else { return body }
-        trace.update { $0.guardrails += verdicts }
-        let redactRules = rules.filter { $0.action == .redact }
-        let redactor = Redactor()
-        func rewrite(_ text: String) -> String {
-            if let blocked { return "[Warden withheld this answer: the \(blocked.detector) detector found \(blocked.type).]" }
-            return redactor.redact(text, rules: redactRules)
-        }
-        guard blocked != nil || verdicts.contains(where: { $0.action == "redact" }) else { return body }
-        if api == .openAI {
-            root["choices"] = .array(
-                (root["choices"]?.arrayValue ?? []).map { choice in
-                    guard case .object(var c) = choice, case .object(var message)? = c["message"], let t = message["content"]?.stringValue else {
-                        return choice
-                    }
-                    message["content"] = .string(rewrite(t))
-                    if blocked != nil {
-                        message["tool_calls"] = nil
-                        c["finish_reason"] = "content_filter"
-                    }
-                    c["message"] = .object(message)
-                    return .object(c)
-                })
-        } else {
-            if blocked != nil {
-                root["content"] = [["type": "text", "text": .string(rewrite(""))]]
-                root["stop_reason"] = "refusal"
-            } else {
-                root["content"] = .array(
-                    (root["content"]?.arrayValue ?? []).map { block in
-                        guard case .object(var b) = block, b["type"]?.stringValue == "text", let t = b["text"]?.stringValue else { return block }
-                        b["text"] = .string(rewrite(t))
-                        return .object(b)
-                    })
-            }
-        }
-        return JSONValue.object(root).jsonBuffer
     }
 }

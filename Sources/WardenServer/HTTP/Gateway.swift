@@ -14,7 +14,9 @@ import WardenProviders
 public final class Gateway: Sendable {
     let holder: RuntimeHolder
     let health: DeploymentHealth
-    let pipeline: ChatPipeline
+    /// Every model stage, in order; `pipelines` holds each model route's share of it.
+    let pipeline: ModelPipeline
+    let pipelines: [RouteSpec: ModelPipeline]
     let connections: ConnectionRegistry
     let governance: Governance
     let policies: PolicyCheck
@@ -22,13 +24,16 @@ public final class Gateway: Sendable {
     let logger: Logger
 
     init(
-        holder: RuntimeHolder, health: DeploymentHealth, pipeline: ChatPipeline, connections: ConnectionRegistry,
+        holder: RuntimeHolder, health: DeploymentHealth, pipeline: ModelPipeline, connections: ConnectionRegistry,
         governance: Governance, policies: PolicyCheck, accessLog: LogSink?, logger: Logger
     ) {
         self.policies = policies
         self.holder = holder
         self.health = health
         self.pipeline = pipeline
+        var pipelines: [RouteSpec: ModelPipeline] = [:]
+        for route in RouteTable.all where route.callsModel { pipelines[route] = pipeline.forRoute(route) }
+        self.pipelines = pipelines
         self.connections = connections
         self.governance = governance
         self.accessLog = accessLog

@@ -42,17 +42,10 @@ extension Gateway {
             identity: governance.identity, adminKeyDigest: adminKeyDigest, policies: policies.engine,
             bodyTimeout: holder.runtime.config.server.bodyTimeout, stats: stats
         ).register(on: router)
-        router.post("/v1/chat/completions") { request, context in
-            await self.chat(request, context: context, api: .openAI)
-        }
-        router.post("/v1/messages") { request, context in
-            await self.chat(request, context: context, api: .anthropic)
-        }
-        router.post("/v1/messages/count_tokens") { request, context in
-            await self.countTokens(request, context: context)
-        }
-        router.post("/v1/embeddings") { request, context in
-            await self.embeddings(request, context: context)
+        for route in [ModelRoute.chat(.openAI), .chat(.anthropic), .embeddings, .countTokens] {
+            router.on(RouterPath(route.spec.path), method: route.spec.method) { request, context in
+                await self.serve(request, context: context, route: route)
+            }
         }
         router.post("/v1/actions/authorize") { request, context in
             await self.authorizeAction(request, context: context)

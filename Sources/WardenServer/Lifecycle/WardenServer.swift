@@ -172,12 +172,7 @@ public enum WardenServer {
                 let policyCheck = PolicyCheck(engine: policyEngine, identity: governance.identity)
                 let gateway = Gateway(
                     holder: holder, health: health,
-                    pipeline: ChatPipeline(stages: [
-                        ModelAccessStage(),
-                        ToolCallStage(tools: ToolGuard(check: policyCheck), desk: ApprovalDesk(store: governance.store, audit: governance.audit)),
-                        GuardrailStage(), ExternalOutputGuardStage(), PolicyStage(check: policyCheck), RateLimitStage(governance: governance),
-                        BudgetStage(governance: governance), StructuredOutputStage(governance: governance), UpstreamStage(health: health),
-                    ]),
+                    pipeline: .standard(governance: governance, policies: policyCheck, health: health),
                     connections: connections, governance: governance, policies: policyCheck, accessLog: sink, logger: logger)
 
                 let reload: @Sendable () async -> Void = {

@@ -14,6 +14,10 @@ public struct GatewayContext: Sendable {
     public let logger: Logger
     public let trace: RequestTrace
     public let runtime: GatewayRuntime
+    /// The route being served and the stages it declares.
+    let route: RouteSpec
+    /// The guardrails that apply (global, the model's, the key's and its team's), merged once per request.
+    public let guardrails: GuardrailsConfiguration
     /// The client's address (the peer, or the first untrusted `X-Forwarded-For` hop behind `trusted_proxies`).
     public var clientIP: String? = nil
     /// `x-warden-approval`: the id of an approved tool call this request redeems.
@@ -60,47 +64,126 @@ public struct StreamedChat: Sendable {
     public var rawAPI: ClientAPI
 }
 
-public enum ChatOutcome: Sendable {
-    case complete(CompletedChat)
-    case stream(StreamedChat)
-}
 
-/// One concern of the chat request path (access control, guardrails, budgets, caching, routing…).
-///
-/// A stage receives the decoded request and either answers itself (a refusal, a cache hit) or calls
-/// `next` and may look at or transform the outcome on the way back.
-public protocol ChatStage: Sendable {
-    func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome
-}
+/// What a route asks of a model, as every stage sees it: one request model for every model route.
+public enum ModelRequest: Sendable {
+    case chat(ChatRequest)
+    case embeddings(EmbeddingsRequest)
+    /// Counting a chat request's tokens (Anthropic `count_tokens`): free, no answer generated.
+    case countTokens(ChatRequest)
 
-/// The rest of the pipeline after a stage.
-public struct ChatStageChain: Sendable {
-    let stages: ArraySlice<any ChatStage>
-
-    public func callAsFunction(_ request: ChatRequest, context: GatewayContext) async throws -> ChatOutcome {
-        guard let stage = stages.first else {
-            throw GatewayError.internalError("The chat pipeline has no terminal stage.")
+    /// The Warden model the client asked for.
+    public var model: String {
+        switch self {
+        case .chat(let r), .countTokens(let r): r.model
+        case .embeddings(let r): r.model
         }
-        return try await stage.handle(request, context: context, next: ChatStageChain(stages: stages.dropFirst()))
+    }
+
+    /// The input's token estimate, computed once by the request (and kept current by its changes).
+    public var estimatedInputTokens: Int {
+        switch self {
+        case .chat(let r), .countTokens(let r): r.estimatedInputTokens
+        case .embeddings(let r): r.estimatedInputTokens
+        }
+    }
+
+    /// The most the model may generate: the chat request's cap; embeddings generate none.
+    public var maxOutputTokens: Int? {
+        switch self {
+        case .chat(let r), .countTokens(let r): r.maxTokens
+        case .embeddings: 0
+        }
+    }
+
+    public var isStreaming: Bool {
+        if case .chat(let r) = self { return r.stream }
+        return false
+    }
+
+    /// The chat request, for stages that only concern chat.
+    public var chat: ChatRequest? {
+        if case .chat(let r) = self { return r }
+        return nil
+    }
+
+    /// The Cedar action: `chat` (also for counting its tokens) or `embed`.
+    var policyAction: String {
+        if case .embeddings = self { return "embed" }
+        return "chat"
     }
 }
 
-/// The ordered stages for chat requests; the last one calls the upstream.
-public struct ChatPipeline: Sendable {
-    public let stages: [any ChatStage]
+/// What a model route's pipeline produces.
+public enum ModelOutcome: Sendable {
+    /// A whole chat answer.
+    case complete(CompletedChat)
+    /// A chat answer streaming in.
+    case stream(StreamedChat)
+    case embeddings(ProviderEmbeddingsResult)
+    /// The upstream's exact count, or nil where Warden must estimate.
+    case tokenCount(Int?)
+}
 
-    public init(stages: [any ChatStage]) { self.stages = stages }
+/// One concern of the model request path (access control, guardrails, budgets, caching, routing…).
+///
+/// A stage receives the decoded request and either answers itself (a refusal, a cache hit) or calls
+/// `next` and may look at or transform the outcome on the way back. Its `roles` are the route-table
+/// stages it implements: a route's pipeline holds the stages whose roles the route declares.
+public protocol ModelStage: Sendable {
+    var roles: Set<RouteStage> { get }
+    func handle(_ request: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome
+}
 
-    public func handle(_ request: ChatRequest, context: GatewayContext) async throws -> ChatOutcome {
-        try await ChatStageChain(stages: stages[...])(request, context: context)
+/// The rest of the pipeline after a stage.
+public struct ModelStageChain: Sendable {
+    let stages: ArraySlice<any ModelStage>
+
+    public func callAsFunction(_ request: ModelRequest, context: GatewayContext) async throws -> ModelOutcome {
+        guard let stage = stages.first else {
+            throw GatewayError.internalError("The pipeline has no terminal stage.")
+        }
+        return try await stage.handle(request, context: context, next: ModelStageChain(stages: stages.dropFirst()))
+    }
+}
+
+/// The ordered stages of a model route; the last one calls the upstream.
+public struct ModelPipeline: Sendable {
+    public let stages: [any ModelStage]
+
+    public init(stages: [any ModelStage]) { self.stages = stages }
+
+    /// The stages of this pipeline that `route` declares, in order.
+    func forRoute(_ route: RouteSpec) -> ModelPipeline {
+        ModelPipeline(stages: stages.filter { !$0.roles.isDisjoint(with: route.stages) })
+    }
+
+    /// The route-table stages this pipeline implements.
+    var roles: Set<RouteStage> { stages.reduce(into: Set<RouteStage>()) { $0.formUnion($1.roles) } }
+
+    public func handle(_ request: ModelRequest, context: GatewayContext) async throws -> ModelOutcome {
+        try await ModelStageChain(stages: stages[...])(request, context: context)
+    }
+
+    /// Warden's model stages, in order: access, tool calls (around the rest), input guardrails, output
+    /// guard (around the rest), policies, limits, budget, structured output (around the call), upstream.
+    static func standard(governance: Governance, policies: PolicyCheck, health: DeploymentHealth) -> ModelPipeline {
+        ModelPipeline(stages: [
+            ModelAccessStage(),
+            ToolCallStage(tools: ToolGuard(check: policies), desk: ApprovalDesk(store: governance.store, audit: governance.audit)),
+            GuardrailStage(), ExternalOutputGuardStage(), PolicyStage(check: policies), RateLimitStage(governance: governance),
+            BudgetStage(governance: governance), StructuredOutputStage(governance: governance), UpstreamStage(health: health),
+        ])
     }
 }
 
 /// Refuses unknown models (404) and models the key may not use (403).
-public struct ModelAccessStage: ChatStage {
+public struct ModelAccessStage: ModelStage {
     public init() {}
 
-    public func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
+    public var roles: Set<RouteStage> { [.modelAccess] }
+
+    public func handle(_ request: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome {
         try Self.check(model: request.model, principal: context.principal, runtime: context.runtime)
         return try await next(request, context: context)
     }
@@ -112,14 +195,17 @@ public struct ModelAccessStage: ChatStage {
 }
 
 /// Authorizes the request with the Cedar policies (`policies: DIR`): the model and every fallback.
-struct PolicyStage: ChatStage {
+struct PolicyStage: ModelStage {
     let check: PolicyCheck
 
-    func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
+    var roles: Set<RouteStage> { [.policies] }
+
+    func handle(_ request: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome {
+        let maxTokens: Int? = if case .chat = request { request.maxOutputTokens } else { nil }
         try check.check(
             PolicyCheck.Input(
-                action: "chat", model: request.model, estimatedTokens: TokenEstimator.tokens(in: request.allText),
-                maxTokens: request.maxTokens, stream: request.stream, clientIP: context.clientIP,
+                action: request.policyAction, model: request.model, estimatedTokens: request.estimatedInputTokens,
+                maxTokens: maxTokens, stream: request.isStreaming, clientIP: context.clientIP,
                 piiTypes: context.trace.snapshot.piiTypes),
             principal: context.principal, runtime: context.runtime, trace: context.trace, logger: context.logger)
         return try await next(request, context: context)
@@ -127,13 +213,36 @@ struct PolicyStage: ChatStage {
 }
 
 /// The terminal stage: calls the upstream through the route executor (retries, fallbacks, breakers).
-public struct UpstreamStage: ChatStage {
+public struct UpstreamStage: ModelStage {
     let health: DeploymentHealth
 
     public init(health: DeploymentHealth) { self.health = health }
 
-    public func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
+    public var roles: Set<RouteStage> { [.upstream] }
+
+    public func handle(_ request: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome {
         let executor = RouteExecutor(runtime: context.runtime, health: health)
+        switch request {
+        case .chat(let chat):
+            return try await self.chat(chat, executor: executor, context: context)
+        case .embeddings(let embeddings):
+            let served = try await executor.run(model: embeddings.model, trace: context.trace) { deployment, model in
+                try await deployment.provider.embeddings(
+                    embeddings, upstreamModel: deployment.upstreamModel, timeouts: model.timeouts,
+                    context: UpstreamContext(requestID: context.requestID, logger: context.logger))
+            }
+            return .embeddings(served.value)
+        case .countTokens(let chat):
+            let served = try await executor.run(model: chat.model, trace: context.trace) { deployment, model in
+                try await deployment.provider.countTokens(
+                    chat, upstreamModel: deployment.upstreamModel, timeouts: model.timeouts,
+                    context: Self.upstreamContext(context, deployment: deployment))
+            }
+            return .tokenCount(served.value)
+        }
+    }
+
+    func chat(_ request: ChatRequest, executor: RouteExecutor, context: GatewayContext) async throws -> ModelOutcome {
         if request.stream {
             let served = try await executor.run(model: request.model, trace: context.trace) { deployment, model in
                 try await Self.openStream(request, deployment: deployment, model: model, context: context)

@@ -1,13 +1,19 @@
 import WardenCore
 
 /// Requests and tokens per minute per key and team (429 `rate_limit_exceeded` with `Retry-After`).
-/// Tokens are admitted on the prompt estimate plus `max_tokens` and corrected after the call.
-public struct RateLimitStage: ChatStage {
+/// Requests count on every route that declares `requestLimit`; tokens where the route declares
+/// `tokenLimit`, admitted on the input estimate plus the output cap and corrected after the call.
+public struct RateLimitStage: ModelStage {
     let governance: Governance
 
-    public func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
-        let scopes = governance.rateLimitScopes(for: context.principal)
-        let estimate = TokenEstimator.tokens(in: request.allText).addingSaturated(request.maxTokens ?? 0)
+    public var roles: Set<RouteStage> { [.requestLimit, .tokenLimit] }
+
+    public func handle(_ request: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome {
+        var scopes = governance.rateLimitScopes(for: context.principal)
+        let countsTokens = context.route.has(.tokenLimit)
+        if !countsTokens { scopes = scopes.map { var s = $0; s.tpm = nil; return s } }
+        if !context.route.has(.requestLimit) { scopes = scopes.map { var s = $0; s.rpm = nil; return s } }
+        let estimate = countsTokens ? request.estimatedInputTokens.addingSaturated(request.maxOutputTokens ?? 0) : 0
         let admission = try governance.limiter.admit(scopes, estimatedTokens: estimate, now: .now)
         context.trace.update { $0.rateLimit = admission }
         return try await next(request, context: context)
@@ -15,13 +21,16 @@ public struct RateLimitStage: ChatStage {
 }
 
 /// Reserves the request's worst-case cost against the key's and team's budgets before the upstream
-/// call (429 `budget_exceeded` when they cannot pay). A request without `max_tokens` gets
+/// call (429 `budget_exceeded` when they cannot pay). A chat request without `max_tokens` gets
 /// `budgets.default_max_tokens` — lowered to what the remaining budget can pay — and that cap is sent
-/// upstream, so the real cost can never exceed the reservation. Settlement happens when the request completes.
-public struct BudgetStage: ChatStage {
+/// upstream, so the real cost can never exceed the reservation; an embeddings request's worst case is
+/// its input. Settlement happens when the request completes.
+public struct BudgetStage: ModelStage {
     let governance: Governance
 
-    public func handle(_ request: ChatRequest, context: GatewayContext, next: ChatStageChain) async throws -> ChatOutcome {
+    public var roles: Set<RouteStage> { [.budget] }
+
+    public func handle(_ request: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome {
         let scopes = governance.budgetScopes(for: context.principal)
         guard !scopes.isEmpty else { return try await next(request, context: context) }
         // Without a price the spend could not be bounded: refuse rather than let a budget be overspent.
@@ -30,21 +39,21 @@ public struct BudgetStage: ChatStage {
         }
         var request = request
         let now = WallClock.unixMilliseconds()
-        let prompt = TokenEstimator.tokens(in: request.allText)
-        if request.maxTokens == nil {
+        let prompt = request.estimatedInputTokens
+        if case .chat(var chat) = request, chat.maxTokens == nil {
             var cap = context.runtime.config.budgets.defaultMaxTokens
             if let remaining = try await governance.ledger.remaining(scopes, now: now) {
-                let available = remaining - pricing.worstCase(promptTokens: prompt, maxOutputTokens: 0)
+                let available = remaining.subtractingSaturated(pricing.worstCase(promptTokens: prompt, maxOutputTokens: 0))
                 let rate = max(pricing.output, pricing.reasoning)
                 if rate > 0 {
-                    let affordable = available <= 0 ? 0 : available.multipliedReportingOverflow(by: 1_000_000).overflow
-                        ? Int64.max : available * 1_000_000 / rate
+                    let affordable = available <= 0 ? 0 : available.multipliedSaturated(by: 1_000_000) / rate
                     cap = Int(min(Int64(cap), affordable))
                 }
             }
-            request.limitOutput(to: max(cap, 1))
+            chat.limitOutput(to: max(cap, 1))
+            request = .chat(chat)
         }
-        let amount = pricing.worstCase(promptTokens: prompt, maxOutputTokens: request.maxTokens ?? 0)
+        let amount = pricing.worstCase(promptTokens: prompt, maxOutputTokens: request.maxOutputTokens ?? 0)
         let reservation: Reservation
         do {
             reservation = try await governance.ledger.reserve(
@@ -54,20 +63,5 @@ public struct BudgetStage: ChatStage {
         }
         context.trace.update { $0.reservation = reservation }
         return try await next(request, context: context)
-    }
-}
-
-extension ChatRequest {
-    /// Sets the output cap Warden sends upstream (in the forwarded body too).
-    mutating func limitOutput(to tokens: Int) {
-        maxTokens = tokens
-        switch api {
-        case .openAI:
-            original["max_tokens"] = .int(tokens)
-            originalBytes = nil  // the bytes no longer match: forward the edited object
-        case .anthropic:
-            original["max_tokens"] = .int(tokens)
-            originalBytes = nil
-        }
     }
 }

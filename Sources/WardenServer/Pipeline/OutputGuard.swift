@@ -1,6 +1,112 @@
 import Foundation
 import Guardrails
+import NIOCore
 import WardenCore
+
+/// The one home of output guardrails, for every way an answer leaves Warden: a whole JSON answer
+/// (`guardAnswer`, also what a streaming client gets when the answer was asked for whole and re-streamed)
+/// and a live stream (`StreamGuard`). Both apply the output rules (block, redact, flag), the system
+/// prompt's canary and `restore` of redacted input values, and word a withheld answer the same way.
+struct OutputGuard {
+    let rules: [GuardrailsConfiguration.Rule]
+    let canary: String?
+    let restore: [String: String]
+
+    /// The notice that takes the place of withheld text; `partial` when some of the answer was already sent.
+    static func withheldNotice(_ verdict: GuardrailVerdict, partial: Bool) -> String {
+        "[Warden withheld \(partial ? "the rest of this answer" : "this answer"): the \(verdict.detector) detector found \(verdict.type).]"
+    }
+
+    /// A whole answer in the client's API shape, after the output rules and the canary (`block` withholds
+    /// it: OpenAI `finish_reason: "content_filter"`, Anthropic `stop_reason: "refusal"`, a notice in place
+    /// of the text; `redact` replaces the spans; `flag` records) and `restore`.
+    func guardAnswer(_ body: ByteBuffer, api: ClientAPI, trace: RequestTrace) -> ByteBuffer {
+        var out = body
+        if !rules.isEmpty || canary != nil { out = applyRules(out, api: api, trace: trace) }
+        if !restore.isEmpty { out = Self.restore(out, restore) }
+        return out
+    }
+
+    /// Puts redacted values back into a JSON answer: each placeholder (plain ASCII, so it can only occur
+    /// inside JSON strings) is replaced by its value, escaped for a JSON string.
+    static func restore(_ body: ByteBuffer, _ map: [String: String]) -> ByteBuffer {
+        var text = String(buffer: body)
+        for (placeholder, value) in map where text.contains(placeholder) {
+            var escaped = JSONValue.string(value).jsonString
+            escaped.removeFirst()
+            escaped.removeLast()
+            text = text.replacingOccurrences(of: placeholder, with: escaped)
+        }
+        return ByteBuffer(string: text)
+    }
+
+    private func applyRules(_ body: ByteBuffer, api: ClientAPI, trace: RequestTrace) -> ByteBuffer {
+        guard case .object(var root) = (try? JSONParser.parse(body)) else { return body }
+        // Every text of the answer, by where it sits.
+        var texts: [String] = []
+        if api == .openAI {
+            for choice in root["choices"]?.arrayValue ?? [] { if let t = choice["message"]?["content"]?.stringValue { texts.append(t) } }
+        } else {
+            for block in root["content"]?.arrayValue ?? [] where block["type"]?.stringValue == "text" {
+                if let t = block["text"]?.stringValue { texts.append(t) }
+            }
+        }
+        var verdicts: [GuardrailVerdict] = []
+        var blocked: GuardrailVerdict?
+        let started = ContinuousClock.now
+        for rule in rules {
+            for v in rule.verdicts(texts.map { ($0, false) }, stage: "output") {
+                verdicts.append(v)
+                if rule.action == .block, blocked == nil { blocked = v }
+            }
+        }
+        // The system prompt's canary in the answer: the prompt leaked.
+        if let canary, blocked == nil, texts.contains(where: { $0.contains(canary) }) {
+            let v = GuardrailVerdict(detector: "canary", type: "SYSTEM_PROMPT_LEAK", action: "block", count: 1, stage: "output")
+            verdicts.append(v)
+            blocked = v
+        }
+        let elapsed = ContinuousClock.now - started
+        trace.update { $0.guardrailTime += elapsed }
+        guard !verdicts.isEmpty else { return body }
+        trace.update { $0.guardrails += verdicts }
+        let redactRules = rules.filter { $0.action == .redact }
+        let redactor = Redactor()
+        func rewrite(_ text: String) -> String {
+            if let blocked { return Self.withheldNotice(blocked, partial: false) }
+            return redactor.redact(text, rules: redactRules)
+        }
+        guard blocked != nil || verdicts.contains(where: { $0.action == "redact" }) else { return body }
+        if api == .openAI {
+            root["choices"] = .array(
+                (root["choices"]?.arrayValue ?? []).map { choice in
+                    guard case .object(var c) = choice, case .object(var message)? = c["message"], let t = message["content"]?.stringValue else {
+                        return choice
+                    }
+                    message["content"] = .string(rewrite(t))
+                    if blocked != nil {
+                        message["tool_calls"] = nil
+                        c["finish_reason"] = "content_filter"
+                    }
+                    c["message"] = .object(message)
+                    return .object(c)
+                })
+        } else {
+            if blocked != nil {
+                root["content"] = [["type": "text", "text": .string(rewrite(""))]]
+                root["stop_reason"] = "refusal"
+            } else {
+                root["content"] = .array(
+                    (root["content"]?.arrayValue ?? []).map { block in
+                        guard case .object(var b) = block, b["type"]?.stringValue == "text", let t = b["text"]?.stringValue else { return block }
+                        b["text"] = .string(rewrite(t))
+                        return .object(b)
+                    })
+            }
+        }
+        return JSONValue.object(root).jsonBuffer
+    }
+}
 
 /// Output guardrails on a stream: text is held back by a lookahead window, so a secret split across
 /// chunks is still seen whole before any of it is sent.
@@ -135,7 +241,7 @@ struct StreamGuard {
 
     private mutating func closing(_ choice: Int) -> [ChatStreamEvent] {
         held[choice] = nil
-        let notice = "[Warden withheld the rest of this answer: the \(blocked!.detector) detector found \(blocked!.type).]"
+        let notice = OutputGuard.withheldNotice(blocked!, partial: true)
         return [.textDelta(choice: choice, text: notice), .finish(choice: choice, reason: .contentFilter)]
     }
 }
