@@ -25,13 +25,13 @@ struct RouteExecutorTests {
         let executor = RouteExecutor(runtime: runtime, health: health)
         for _ in 0..<2 {
             await #expect(throws: GatewayError.self) {
-                _ = try await executor.run(model: "m", trace: RequestTrace()) { _, _ -> Int in
+                _ = try await executor.run(model: "m", record: RequestRecord()) { _, _ -> Int in
                     throw UpstreamFailure(.retryableStatus(503, "down"), api: .openAI)
                 }
             }
         }
         let error = await #expect(throws: GatewayError.self) {
-            _ = try await executor.run(model: "m", trace: RequestTrace()) { _, _ -> Int in 1 }
+            _ = try await executor.run(model: "m", record: RequestRecord()) { _, _ -> Int in 1 }
         }
         #expect(error?.status == 503, "the circuit is open: no_healthy_deployment")
     }
@@ -43,7 +43,7 @@ struct RouteExecutorTests {
         let executor = RouteExecutor(runtime: runtime, health: health)
         for _ in 0..<3 {
             let task = Task {
-                try await executor.run(model: "m", trace: RequestTrace()) { _, _ -> Int in
+                try await executor.run(model: "m", record: RequestRecord()) { _, _ -> Int in
                     // The attempt notices its task was cancelled and reports the stream as ended.
                     while !Task.isCancelled { await Task.yield() }
                     throw UpstreamFailure(.connection("the upstream ended the stream without any event"), api: .openAI)
@@ -52,7 +52,7 @@ struct RouteExecutorTests {
             task.cancel()
             await #expect(throws: CancellationError.self) { _ = try await task.value }
         }
-        let served = try await executor.run(model: "m", trace: RequestTrace()) { _, _ -> Int in 42 }
+        let served = try await executor.run(model: "m", record: RequestRecord()) { _, _ -> Int in 42 }
         #expect(served.value == 42)
     }
 }

@@ -19,9 +19,9 @@ struct ToolCallStage: ModelStage {
         guard let request = model.chat else { return try await next(model, context: context) }
         if let id = context.approvalID {
             let record = try await desk.redeem(id: id, principal: context.principal, fingerprint: request.approvalFingerprint)
-            context.trace.update {
-                $0.approvals = [record.id]
-                $0.toolCalls.append(["tool": .string(record.tool), "decision": "approved", "approval_id": .string(record.id)])
+            context.record.updateState {
+                $0.heldApprovals = [record.id]
+                $0.toolCallDecisions.append(["tool": .string(record.tool), "decision": "approved", "approval_id": .string(record.id)])
             }
             let call = ToolUse(id: record.callID ?? "call_\(record.id)", name: record.tool, argumentsJSON: record.arguments)
             return .complete(
@@ -90,11 +90,13 @@ struct ToolCallStage: ModelStage {
             response.choices[c].content = content
         }
         let elapsed = ContinuousClock.now - started
-        context.trace.update {
-            $0.approvals += held
-            $0.toolCalls += records
-            $0.guardrails += verdicts
+        context.record.updateTrace {
             $0.guardrailTime += elapsed
+        }
+        context.record.updateState {
+            $0.heldApprovals += held
+            $0.toolCallDecisions += records
+            $0.verdicts += verdicts
         }
         guard changed else { return outcome }
         response.original = nil
@@ -130,7 +132,7 @@ struct StructuredOutputStage: ModelStage {
         var total = first.usage ?? Usage()
         let answer = response.choices.first.map { ChatMessage(role: .assistant, content: $0.content).text } ?? ""
         guard let retry = try await reserveRetry(forwarded, context: context, answer: answer, problems: problems) else {
-            context.trace.update { $0.usage = total }
+            context.record.updateState { $0.usage = total }
             throw GatewayError.structuredOutputInvalid(
                 "The model's answer does not match the response_format JSON schema (\(problems.prefix(3).joined(separator: "; "))) and the budget leaves no room to retry.")
         }
@@ -139,7 +141,7 @@ struct StructuredOutputStage: ModelStage {
         if let u = again.usage { total = total.adding(u) }
         let remaining = Self.problems(retried, schema)
         guard remaining.isEmpty else {
-            context.trace.update { $0.usage = total }
+            context.record.updateState { $0.usage = total }
             throw GatewayError.structuredOutputInvalid(
                 "The model's answer does not match the response_format JSON schema, also after one retry: \(remaining.prefix(3).joined(separator: "; ")).")
         }
@@ -169,14 +171,14 @@ struct StructuredOutputStage: ModelStage {
         let correction =
             "Your answer did not match the required JSON schema: \(problems.prefix(5).joined(separator: "; ")). Answer again with only JSON that matches the schema."
         retry.appendCorrection(answer: answer, correction: correction)
-        guard context.trace.snapshot.reservation != nil else { return retry }
+        guard context.record.state.reservation != nil else { return retry }
         let scopes = governance.budgetScopes(for: context.principal)
         guard let pricing = context.runtime.models[request.model]?.worstPricing else { return nil }
         let amount = pricing.worstCase(promptTokens: retry.estimatedInputTokens, maxOutputTokens: retry.maxTokens ?? 0)
         do {
             let extra = try await governance.ledger.reserve(
                 amount, scopes: scopes, keyID: context.principal.keyID, team: context.principal.team, now: WallClock.unixMilliseconds())
-            context.trace.update { $0.extraReservations.append(extra) }
+            context.record.updateState { $0.extraReservations.append(extra) }
             return retry
         } catch is BudgetRefusal {
             return nil

@@ -49,12 +49,12 @@ extension Gateway {
                 body["approval_id"] = .string(record.id)
                 body["expires_at"] = .string(WallClock.rfc3339(unixMilliseconds: record.expiresAt))
                 entry["approval_id"] = .string(record.id)
-                exchange.trace.update { $0.approvals = [record.id] }
+                exchange.record.updateState { $0.heldApprovals = [record.id] }
             }
             if !decision.verdicts.isEmpty { body["guardrails"] = .array(decision.verdicts.map(\.json)) }
-            exchange.trace.update {
-                $0.toolCalls = [.object(entry)]
-                $0.guardrails = decision.verdicts.map {
+            exchange.record.updateState {
+                $0.toolCallDecisions = [.object(entry)]
+                $0.verdicts = decision.verdicts.map {
                     var v = $0
                     v.stage = "tool_call"
                     return v

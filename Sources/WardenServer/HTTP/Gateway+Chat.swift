@@ -64,7 +64,7 @@ extension Gateway {
             exchange.entry.stream = model.isStreaming
             gateway = GatewayContext(
                 requestID: exchange.requestID, principal: principal, api: route.api,
-                forwardedHeaders: forwardedHeaders(request, api: route.api), logger: context.logger, trace: exchange.trace,
+                forwardedHeaders: forwardedHeaders(request, api: route.api), logger: context.logger, record: exchange.record,
                 runtime: exchange.runtime, route: spec, guardrails: exchange.runtime.guardrails(model: model.model, principal: principal),
                 clientIP: clientIP(request, context: context, runtime: exchange.runtime),
                 approvalID: try Self.header(request, .wardenApproval), agent: try Self.header(request, .wardenAgent),
@@ -130,9 +130,9 @@ extension Gateway {
         } else {
             return nil
         }
-        let snapshot = exchange.trace.snapshot
-        return OutputGuard(rules: guardrails.output, canary: snapshot.canary, restore: snapshot.restore)
-            .guardAnswer(body, api: exchange.api, trace: exchange.trace)
+        let state = exchange.record.state
+        return OutputGuard(rules: guardrails.output, canary: state.canary, restore: state.redactedValues)
+            .guardAnswer(body, api: exchange.api, record: exchange.record)
     }
 
     private func respond(_ completed: CompletedChat, chat: ChatRequest, exchange: Exchange, guardrails: GuardrailsConfiguration) async
@@ -143,9 +143,9 @@ extension Gateway {
         }
         noteResponse(body, exchange)
         var response = HTTPResponses.json(body, requestID: exchange.requestID)
-        let snapshot = exchange.trace.snapshot
-        if let served = snapshot.servedModel { response.headers[.wardenModel] = served }
-        response.headers[.wardenAttempts] = String(snapshot.attempts)
+        let trace = exchange.record.trace
+        if let served = trace.servedModel { response.headers[.wardenModel] = served }
+        response.headers[.wardenAttempts] = String(trace.attempts)
         let cost = await complete(exchange, status: 200, usage: completed.usage)
         decorate(&response, exchange, cost: cost)
         return response
@@ -163,7 +163,7 @@ extension Gateway {
         response.usage = completed.usage
         var relay = StreamRelay(
             clientAPI: exchange.api, rawAPI: exchange.api, request: chat, estimatedInputTokens: chat.estimatedInputTokens, reencode: true)
-        let cost = exchange.trace.snapshot.pricing.flatMap { p in completed.usage.map { p.cost(of: $0) } }
+        let cost = exchange.record.trace.pricing.flatMap { p in completed.usage.map { p.cost(of: $0) } }
         let report = { (usage: Usage?) -> JSONObject in
             var o: JSONObject = ["request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead()))]
             if let cost { o["cost_usd"] = .number(cost.usdString) }
@@ -177,7 +177,7 @@ extension Gateway {
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         headers[.requestID] = exchange.requestID
-        if let served = exchange.trace.snapshot.servedModel { headers[.wardenModel] = served }
+        if let served = exchange.record.trace.servedModel { headers[.wardenModel] = served }
         var answer = Response(status: .ok, headers: headers, body: .init(byteBuffer: out))
         let booked = await complete(exchange, status: 200, usage: completed.usage)
         decorate(&answer, exchange, cost: booked)
@@ -193,13 +193,13 @@ extension Gateway {
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         headers[.requestID] = exchange.requestID
-        if let served = exchange.trace.snapshot.servedModel { headers[.wardenModel] = served }
+        if let served = exchange.record.trace.servedModel { headers[.wardenModel] = served }
         let estimatedInput = chat.estimatedInputTokens
         let stream = streamed.stream
-        let trace = exchange.trace
+        let record = exchange.record
         let capture = governance.audit.capturesContent
-        let snapshot = trace.snapshot
-        let initialGuard = StreamGuard(rules: guardrails.output, canary: snapshot.canary, restore: snapshot.restore)
+        let state = record.state
+        let initialGuard = StreamGuard(rules: guardrails.output, canary: state.canary, restore: state.redactedValues)
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
@@ -217,7 +217,7 @@ extension Gateway {
                     var o: JSONObject = [
                         "request_id": .string(exchange.requestID), "overhead_ms": .number(formatMilliseconds(exchange.overhead())),
                     ]
-                    if let usage, let pricing = trace.snapshot.pricing { o["cost_usd"] = .number(pricing.cost(of: usage).usdString) }
+                    if let usage, let pricing = record.trace.pricing { o["cost_usd"] = .number(pricing.cost(of: usage).usdString) }
                     return o
                 }
                 // The audit record keeps the SHA-256 of exactly the bytes the client was sent.
@@ -234,7 +234,7 @@ extension Gateway {
                         throw ClientGone()
                     }
                     let elapsed = ContinuousClock.now - start
-                    trace.update { $0.client += elapsed }
+                    record.updateTrace { $0.client += elapsed }
                 }
                 var status = 200
                 var failure: GatewayError?
@@ -259,7 +259,7 @@ extension Gateway {
                             let start = ContinuousClock.now
                             batch = try await stream.nextBatch()
                             let elapsed = ContinuousClock.now - start
-                            trace.update { $0.upstream += elapsed }
+                            record.updateTrace { $0.upstream += elapsed }
                             if batch == nil { break }
                         }
                         if Task.isCancelled { throw ClientGone() }
@@ -284,9 +284,11 @@ extension Gateway {
                 }
                 if let g = guardian {
                     if g.blocked != nil { stream.cancel() }
-                    trace.update {
-                        $0.guardrails += g.verdicts
+                    record.updateTrace {
                         $0.guardrailTime += g.elapsed
+                    }
+                    record.updateState {
+                        $0.verdicts += g.verdicts
                     }
                 }
                 var usage = relay.usage
@@ -297,7 +299,7 @@ extension Gateway {
                 }
                 let digest = Array(hasher.finalize())
                 let text = sent.map { String(buffer: $0) }
-                trace.update {
+                record.updateState {
                     $0.usage = usage
                     $0.responseDigest = digest
                     $0.responseText = text

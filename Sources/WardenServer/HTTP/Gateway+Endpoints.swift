@@ -9,9 +9,9 @@ extension Gateway {
     func respond(embeddings result: ProviderEmbeddingsResult, exchange: Exchange) async -> Response {
         noteResponse(result.rawBody, exchange)
         var response = HTTPResponses.json(result.rawBody, requestID: exchange.requestID)
-        let snapshot = exchange.trace.snapshot
-        if let served = snapshot.servedModel { response.headers[.wardenModel] = served }
-        response.headers[.wardenAttempts] = String(snapshot.attempts)
+        let trace = exchange.record.trace
+        if let served = trace.servedModel { response.headers[.wardenModel] = served }
+        response.headers[.wardenAttempts] = String(trace.attempts)
         let cost = await complete(exchange, status: 200, usage: result.usage)
         decorate(&response, exchange, cost: cost)
         return response

@@ -52,7 +52,8 @@ public final class Gateway: Sendable {
         let api: ClientAPI
         let runtime: GatewayRuntime
         var entry: AccessLogEntry
-        let trace = RequestTrace()
+        /// What the stages note about the request: its trace and its state.
+        let record = RequestRecord()
         /// Who is calling, once authenticated.
         var principal: Principal?
         /// Whether the request's usage and cost are booked (model calls; not token counting).
@@ -68,7 +69,7 @@ public final class Gateway: Sendable {
         /// Time spent in Warden: everything except waiting on upstreams, backoff sleeps and the client
         /// (its request body, and taking streamed bytes).
         func overhead(now: ContinuousClock.Instant = .now) -> Duration {
-            let t = trace.snapshot
+            let t = record.trace
             let d = (now - start) - t.upstream - t.backoff - t.client
             return d < .zero ? .zero : d
         }
@@ -78,11 +79,12 @@ public final class Gateway: Sendable {
     /// token estimate, books the usage record, and writes the access-log line. Returns the cost.
     @discardableResult
     func complete(_ exchange: Exchange, status: Int, error: GatewayError? = nil, usage: Usage? = nil) async -> NanoDollars? {
-        let snapshot = exchange.trace.snapshot
-        let cost: NanoDollars? = usage.flatMap { u in snapshot.pricing?.cost(of: u) }
-        if let reservation = snapshot.reservation {
+        let trace = exchange.record.trace
+        let state = exchange.record.state
+        let cost: NanoDollars? = usage.flatMap { u in trace.pricing?.cost(of: u) }
+        if let reservation = state.reservation {
             // The cost is booked against the reservations in turn, each up to its amount, the last taking the rest.
-            let all = [reservation] + snapshot.extraReservations
+            let all = [reservation] + state.extraReservations
             var left = cost ?? 0
             for (i, r) in all.enumerated() {
                 let share = i == all.count - 1 ? left : min(left, r.amount)
@@ -91,25 +93,26 @@ public final class Gateway: Sendable {
                 governance.alerts.observe(spends, runtime: exchange.runtime)
             }
         }
-        if let admission = snapshot.rateLimit { governance.limiter.correct(admission, actualTokens: usage?.totalTokens ?? 0) }
+        if let admission = state.rateLimit { governance.limiter.correct(admission, actualTokens: usage?.totalTokens ?? 0) }
         // Requests refused before reaching a model (bad model, denied, over budget) are not spend.
         if exchange.booksUsage, usage != nil || status < 400, let principal = exchange.principal, let model = exchange.entry.model {
             governance.writer.record(
                 UsageRecord(
                     requestID: exchange.requestID, at: WallClock.unixMilliseconds(), keyID: principal.keyID,
                     keyName: principal.keyName, team: principal.team, model: model,
-                    deployment: snapshot.provider.flatMap { p in snapshot.upstreamModel.map { "\(p)/\($0)" } },
+                    deployment: trace.provider.flatMap { p in trace.upstreamModel.map { "\(p)/\($0)" } },
                     usage: usage ?? Usage(), cost: cost ?? 0, status: status))
         }
-        log(exchange, snapshot: snapshot, status: status, error: error, usage: usage, cost: cost)
-        audit(exchange, snapshot: snapshot, status: status, error: error, usage: usage, cost: cost)
+        log(exchange, trace: trace, state: state, status: status, error: error, usage: usage, cost: cost)
+        audit(exchange, trace: trace, state: state, status: status, error: error, usage: usage, cost: cost)
         return cost
     }
 
     /// The request's audit record: who, which key and team, model and deployment, outcome, tokens, cost,
     /// and SHA-256 hashes of the prompt and the response (their text only with `audit.capture_content`).
     private func audit(
-        _ exchange: Exchange, snapshot: RequestTrace.Snapshot, status: Int, error: GatewayError?, usage: Usage?, cost: NanoDollars?
+        _ exchange: Exchange, trace: RequestTrace, state: RequestState, status: Int, error: GatewayError?, usage: Usage?,
+        cost: NanoDollars?
     ) {
         var fields: JSONObject = [
             "request_id": .string(exchange.requestID), "method": .string(exchange.entry.method), "path": .string(exchange.entry.path),
@@ -121,8 +124,8 @@ public final class Gateway: Sendable {
             fields["team"] = .string(principal.team)
         }
         if let model = exchange.entry.model { fields["model"] = .string(model) }
-        if let served = snapshot.servedModel, served != exchange.entry.model { fields["served_model"] = .string(served) }
-        if let provider = snapshot.provider, let upstream = snapshot.upstreamModel { fields["deployment"] = .string("\(provider)/\(upstream)") }
+        if let served = trace.servedModel, served != exchange.entry.model { fields["served_model"] = .string(served) }
+        if let provider = trace.provider, let upstream = trace.upstreamModel { fields["deployment"] = .string("\(provider)/\(upstream)") }
         if let error { fields["error"] = .string(error.codeName) }
         if let usage {
             fields["prompt_tokens"] = .int(usage.inputTokens)
@@ -133,12 +136,12 @@ public final class Gateway: Sendable {
             if usage.isEstimated { fields["usage_estimated"] = .bool(true) }
         }
         if let cost { fields["cost_usd"] = .string(cost.usdString) }
-        if let digest = snapshot.promptDigest { fields["prompt_sha256"] = .string(AuditVerifier.hex(digest)) }
-        if let digest = snapshot.responseDigest { fields["response_sha256"] = .string(AuditVerifier.hex(digest)) }
-        if !snapshot.guardrails.isEmpty { fields["guardrails"] = .array(snapshot.guardrails.map(\.json)) }
-        if snapshot.guardrailTime > .zero { fields["guardrails_ms"] = .number(formatMilliseconds(snapshot.guardrailTime)) }
-        if !snapshot.toolCalls.isEmpty { fields["tool_calls"] = .array(snapshot.toolCalls) }
-        if let policy = snapshot.policy {
+        if let digest = state.promptDigest { fields["prompt_sha256"] = .string(AuditVerifier.hex(digest)) }
+        if let digest = state.responseDigest { fields["response_sha256"] = .string(AuditVerifier.hex(digest)) }
+        if !state.verdicts.isEmpty { fields["guardrails"] = .array(state.verdicts.map(\.json)) }
+        if trace.guardrailTime > .zero { fields["guardrails_ms"] = .number(formatMilliseconds(trace.guardrailTime)) }
+        if !state.toolCallDecisions.isEmpty { fields["tool_calls"] = .array(state.toolCallDecisions) }
+        if let policy = state.policy {
             var o: JSONObject = [
                 "decision": .string(policy.decision.allowed ? "allow" : "deny"),
                 "determining": .array(policy.decision.determining.map { .string($0) }),
@@ -149,8 +152,8 @@ public final class Gateway: Sendable {
             fields["policy"] = .object(o)
         }
         var content: (prompt: String, response: String)?
-        if snapshot.promptText != nil || snapshot.responseText != nil {
-            content = (snapshot.promptText ?? "", snapshot.responseText ?? "")
+        if state.promptText != nil || state.responseText != nil {
+            content = (state.promptText ?? "", state.responseText ?? "")
         }
         governance.audit.append(kind: "request", fields: fields, content: content)
     }
@@ -159,7 +162,7 @@ public final class Gateway: Sendable {
     func noteResponse(_ body: ByteBuffer, _ exchange: Exchange) {
         let digest = Array(SHA256.hash(data: body.readableBytesView))
         let text = governance.audit.capturesContent ? String(buffer: body) : nil
-        exchange.trace.update {
+        exchange.record.updateState {
             $0.responseDigest = digest
             $0.responseText = text
         }
@@ -167,7 +170,8 @@ public final class Gateway: Sendable {
 
     /// Writes the access-log line.
     private func log(
-        _ exchange: Exchange, snapshot: RequestTrace.Snapshot, status: Int, error: GatewayError?, usage: Usage?, cost: NanoDollars?
+        _ exchange: Exchange, trace: RequestTrace, state: RequestState, status: Int, error: GatewayError?, usage: Usage?,
+        cost: NanoDollars?
     ) {
         guard let accessLog, exchange.runtime.config.log.accessLog else { return }
         var entry = exchange.entry
@@ -178,7 +182,8 @@ public final class Gateway: Sendable {
         entry.cost = cost
         entry.latency = now - exchange.start
         entry.overhead = exchange.overhead(now: now)
-        entry.trace = snapshot
+        entry.trace = trace
+        entry.state = state
         accessLog.write { entry.write(to: &$0) }
     }
 
@@ -189,7 +194,7 @@ public final class Gateway: Sendable {
         var response = HTTPResponses.error(error, api: exchange.api, requestID: exchange.requestID)
         noteResponse(error.body(for: exchange.api).jsonBuffer, exchange)
         // A stage that used the model before failing (a structured-output retry) leaves the usage to book.
-        let usage = exchange.trace.snapshot.usage
+        let usage = exchange.record.state.usage
         let cost = await complete(exchange, status: error.status, error: error, usage: usage)
         decorate(&response, exchange, cost: cost)
         return response
@@ -199,7 +204,7 @@ public final class Gateway: Sendable {
     func decorate(_ response: inout Response, _ exchange: Exchange, cost: NanoDollars?) {
         response.headers[.wardenOverhead] = formatMilliseconds(exchange.overhead())
         if let cost { response.headers[.wardenCost] = cost.usdString }
-        let verdicts = exchange.trace.snapshot.guardrails
+        let verdicts = exchange.record.state.verdicts
         if !verdicts.isEmpty {
             // detector=action per detector (the strongest action), e.g. `pii=redact;secrets=flag`.
             var byDetector: [String: String] = [:]
@@ -207,10 +212,11 @@ public final class Gateway: Sendable {
             for v in verdicts where (rank[v.action] ?? 0) >= (rank[byDetector[v.detector] ?? ""] ?? -1) { byDetector[v.detector] = v.action }
             response.headers[.wardenGuardrails] = byDetector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
         }
-        let snapshot = exchange.trace.snapshot
-        if !snapshot.approvals.isEmpty { response.headers[.wardenApproval] = snapshot.approvals.joined(separator: ",") }
-        if snapshot.guardrailTime > .zero { response.headers[.wardenGuardrailsTime] = formatMilliseconds(snapshot.guardrailTime) }
-        if let status = snapshot.rateLimit?.status {
+        let trace = exchange.record.trace
+        let state = exchange.record.state
+        if !state.heldApprovals.isEmpty { response.headers[.wardenApproval] = state.heldApprovals.joined(separator: ",") }
+        if trace.guardrailTime > .zero { response.headers[.wardenGuardrailsTime] = formatMilliseconds(trace.guardrailTime) }
+        if let status = state.rateLimit?.status {
             for (name, value) in status.headers {
                 if let field = HTTPField.Name(name) { response.headers[field] = value }
             }
@@ -263,7 +269,7 @@ public final class Gateway: Sendable {
         let start = ContinuousClock.now
         defer {
             let elapsed = ContinuousClock.now - start
-            exchange.trace.update { $0.client += elapsed }
+            exchange.record.updateTrace { $0.client += elapsed }
         }
         do {
             body = try await request.body.collect(upTo: limit)
@@ -272,7 +278,7 @@ public final class Gateway: Sendable {
         }
         let digest = Array(SHA256.hash(data: body.readableBytesView))
         let text = governance.audit.capturesContent ? String(buffer: body) : nil
-        exchange.trace.update {
+        exchange.record.updateState {
             $0.promptDigest = digest
             $0.promptText = text
         }

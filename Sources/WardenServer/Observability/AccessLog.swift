@@ -17,7 +17,8 @@ public struct AccessLogEntry: Sendable {
     public var cost: NanoDollars?
     public var latency: Duration = .zero
     public var overhead: Duration = .zero
-    public var trace: RequestTrace.Snapshot?
+    public var trace: RequestTrace?
+    public var state: RequestState?
 
     public init(requestID: String, method: String, path: String, api: ClientAPI) {
         self.requestID = requestID
@@ -45,12 +46,14 @@ public struct AccessLogEntry: Sendable {
             if t.isFallback { b.writeStaticString(",\"fallback\":true") }
             milliseconds("upstream_ms", t.upstream, &b)
             if t.backoff > .zero { milliseconds("backoff_ms", t.backoff, &b) }
-            if !t.guardrails.isEmpty {
+        }
+        if let s = state {
+            if !s.verdicts.isEmpty {
                 // `detector/type=action` per verdict (never the matched text).
-                field("guardrails", t.guardrails.map { "\($0.detector)/\($0.type)=\($0.action)" }.joined(separator: ","), &b)
-                milliseconds("guardrails_ms", t.guardrailTime, &b)
+                field("guardrails", s.verdicts.map { "\($0.detector)/\($0.type)=\($0.action)" }.joined(separator: ","), &b)
+                milliseconds("guardrails_ms", trace?.guardrailTime ?? .zero, &b)
             }
-            if !t.approvals.isEmpty { field("approvals", t.approvals.joined(separator: ","), &b) }
+            if !s.heldApprovals.isEmpty { field("approvals", s.heldApprovals.joined(separator: ","), &b) }
         }
         if stream { b.writeStaticString(",\"stream\":true") }
         number("status", status, &b)

@@ -12,7 +12,8 @@ public struct GatewayContext: Sendable {
     /// Client headers forwarded to upstreams of the same API.
     public let forwardedHeaders: [(name: String, value: String)]
     public let logger: Logger
-    public let trace: RequestTrace
+    /// What the request's stages note about it (its trace and state).
+    public let record: RequestRecord
     public let runtime: GatewayRuntime
     /// The route being served and the stages it declares.
     let route: RouteSpec
@@ -206,8 +207,8 @@ struct PolicyStage: ModelStage {
             PolicyCheck.Input(
                 action: request.policyAction, model: request.model, estimatedTokens: request.estimatedInputTokens,
                 maxTokens: maxTokens, stream: request.isStreaming, clientIP: context.clientIP,
-                piiTypes: context.trace.snapshot.piiTypes),
-            principal: context.principal, runtime: context.runtime, trace: context.trace, logger: context.logger)
+                piiTypes: context.record.state.piiTypes),
+            principal: context.principal, runtime: context.runtime, record: context.record, logger: context.logger)
         return try await next(request, context: context)
     }
 }
@@ -226,14 +227,14 @@ public struct UpstreamStage: ModelStage {
         case .chat(let chat):
             return try await self.chat(chat, executor: executor, context: context)
         case .embeddings(let embeddings):
-            let served = try await executor.run(model: embeddings.model, trace: context.trace) { deployment, model in
+            let served = try await executor.run(model: embeddings.model, record: context.record) { deployment, model in
                 try await deployment.provider.embeddings(
                     embeddings, upstreamModel: deployment.upstreamModel, timeouts: model.timeouts,
                     context: UpstreamContext(requestID: context.requestID, logger: context.logger))
             }
             return .embeddings(served.value)
         case .countTokens(let chat):
-            let served = try await executor.run(model: chat.model, trace: context.trace) { deployment, model in
+            let served = try await executor.run(model: chat.model, record: context.record) { deployment, model in
                 try await deployment.provider.countTokens(
                     chat, upstreamModel: deployment.upstreamModel, timeouts: model.timeouts,
                     context: Self.upstreamContext(context, deployment: deployment))
@@ -244,12 +245,12 @@ public struct UpstreamStage: ModelStage {
 
     func chat(_ request: ChatRequest, executor: RouteExecutor, context: GatewayContext) async throws -> ModelOutcome {
         if request.stream {
-            let served = try await executor.run(model: request.model, trace: context.trace) { deployment, model in
+            let served = try await executor.run(model: request.model, record: context.record) { deployment, model in
                 try await Self.openStream(request, deployment: deployment, model: model, context: context)
             }
             return .stream(served.value)
         }
-        let served = try await executor.run(model: request.model, trace: context.trace) { deployment, model in
+        let served = try await executor.run(model: request.model, record: context.record) { deployment, model in
             try await deployment.provider.chat(
                 request, upstreamModel: deployment.upstreamModel, timeouts: model.timeouts,
                 context: Self.upstreamContext(context, deployment: deployment))

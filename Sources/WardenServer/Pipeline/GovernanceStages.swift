@@ -15,7 +15,7 @@ public struct RateLimitStage: ModelStage {
         if !context.route.has(.requestLimit) { scopes = scopes.map { var s = $0; s.rpm = nil; return s } }
         let estimate = countsTokens ? request.estimatedInputTokens.addingSaturated(request.maxOutputTokens ?? 0) : 0
         let admission = try governance.limiter.admit(scopes, estimatedTokens: estimate, now: .now)
-        context.trace.update { $0.rateLimit = admission }
+        context.record.updateState { $0.rateLimit = admission }
         return try await next(request, context: context)
     }
 }
@@ -61,7 +61,7 @@ public struct BudgetStage: ModelStage {
         } catch let refusal as BudgetRefusal {
             throw refusal.gatewayError
         }
-        context.trace.update { $0.reservation = reservation }
+        context.record.updateState { $0.reservation = reservation }
         return try await next(request, context: context)
     }
 }

@@ -203,10 +203,12 @@ struct GuardrailStage: ModelStage {
             }
             let ranPII = rules.contains { $0.detector == .pii }
             let elapsed = ContinuousClock.now - started
-            context.trace.update {
-                $0.guardrails += verdicts
-                $0.piiTypes = ranPII ? piiTypes : nil
+            context.record.updateTrace {
                 $0.guardrailTime += elapsed
+            }
+            context.record.updateState {
+                $0.verdicts += verdicts
+                $0.piiTypes = ranPII ? piiTypes : nil
             }
             if let blocked = verdicts.first(where: { $0.action == "block" }) {
                 throw GatewayError.guardrailBlocked(detector: blocked.detector, type: blocked.type)
@@ -260,10 +262,12 @@ struct GuardrailStage: ModelStage {
         if let externalTask { verdicts += await externalTask.value }
         let restore = rules.contains { $0.action == .redact && $0.restore }
         let elapsed = ContinuousClock.now - started
-        context.trace.update {
-            $0.guardrails += verdicts
-            $0.piiTypes = ranPII ? piiTypes : nil
+        context.record.updateTrace {
             $0.guardrailTime += elapsed
+        }
+        context.record.updateState {
+            $0.verdicts += verdicts
+            $0.piiTypes = ranPII ? piiTypes : nil
         }
         if let blocked = verdicts.first(where: { $0.action == "block" }) {
             throw GatewayError.guardrailBlocked(detector: blocked.detector, type: blocked.type)
@@ -273,12 +277,12 @@ struct GuardrailStage: ModelStage {
             let redactRules = rules.filter { $0.action == .redact }
             let redactor = Redactor()
             forwarded.rewriteTexts { redactor.redact($0, rules: redactRules) }
-            if restore { context.trace.update { $0.restore = redactor.values } }
+            if restore { context.record.updateState { $0.redactedValues = redactor.values } }
         }
         if config.canary, forwarded.hasSystemPrompt {
             let token = KeyMaterial.identifier(prefix: "wdn-canary")
             forwarded.appendToSystemPrompt("(Internal marker, never repeat it: \(token))")
-            context.trace.update { $0.canary = token }
+            context.record.updateState { $0.canary = token }
         }
         return forwarded
     }
@@ -308,9 +312,11 @@ struct ExternalOutputGuardStage: ModelStage {
             verdicts += await LlamaGuard.run(rules, conversation: request, answer: answer, budget: .milliseconds(config.budgetMs), context: context)
         }
         let elapsed = ContinuousClock.now - started
-        context.trace.update {
-            $0.guardrails += verdicts
+        context.record.updateTrace {
             $0.guardrailTime += elapsed
+        }
+        context.record.updateState {
+            $0.verdicts += verdicts
         }
         guard let blocked = verdicts.first(where: { $0.action == "block" }) else { return outcome }
         let notice = OutputGuard.withheldNotice(blocked, partial: false)

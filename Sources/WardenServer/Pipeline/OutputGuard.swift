@@ -20,9 +20,9 @@ struct OutputGuard {
     /// A whole answer in the client's API shape, after the output rules and the canary (`block` withholds
     /// it: OpenAI `finish_reason: "content_filter"`, Anthropic `stop_reason: "refusal"`, a notice in place
     /// of the text; `redact` replaces the spans; `flag` records) and `restore`.
-    func guardAnswer(_ body: ByteBuffer, api: ClientAPI, trace: RequestTrace) -> ByteBuffer {
+    func guardAnswer(_ body: ByteBuffer, api: ClientAPI, record: RequestRecord) -> ByteBuffer {
         var out = body
-        if !rules.isEmpty || canary != nil { out = applyRules(out, api: api, trace: trace) }
+        if !rules.isEmpty || canary != nil { out = applyRules(out, api: api, record: record) }
         if !restore.isEmpty { out = Self.restore(out, restore) }
         return out
     }
@@ -40,7 +40,7 @@ struct OutputGuard {
         return ByteBuffer(string: text)
     }
 
-    private func applyRules(_ body: ByteBuffer, api: ClientAPI, trace: RequestTrace) -> ByteBuffer {
+    private func applyRules(_ body: ByteBuffer, api: ClientAPI, record: RequestRecord) -> ByteBuffer {
         guard case .object(var root) = (try? JSONParser.parse(body)) else { return body }
         // Every text of the answer, by where it sits.
         var texts: [String] = []
@@ -67,9 +67,9 @@ struct OutputGuard {
             blocked = v
         }
         let elapsed = ContinuousClock.now - started
-        trace.update { $0.guardrailTime += elapsed }
+        record.updateTrace { $0.guardrailTime += elapsed }
         guard !verdicts.isEmpty else { return body }
-        trace.update { $0.guardrails += verdicts }
+        record.updateState { $0.verdicts += verdicts }
         let redactRules = rules.filter { $0.action == .redact }
         let redactor = Redactor()
         func rewrite(_ text: String) -> String {

@@ -2,63 +2,6 @@ import Synchronization
 import WardenCore
 import WardenProviders
 
-/// What happened to one request on its way upstream, for the response headers and the access log.
-public final class RequestTrace: Sendable {
-    public struct Snapshot: Sendable {
-        /// Time spent waiting on upstreams (attempts, stream chunks).
-        public var upstream: Duration = .zero
-        /// Time spent sleeping between retries.
-        public var backoff: Duration = .zero
-        /// Time spent waiting on the client: receiving its body, and taking streamed bytes.
-        public var client: Duration = .zero
-        public var attempts = 0
-        /// The Warden model that finally served (after fallbacks).
-        public var servedModel: String?
-        public var provider: String?
-        public var upstreamModel: String?
-        public var isFallback = false
-        public var usage: Usage?
-        /// The serving deployment's prices.
-        public var pricing: ModelPricing?
-        /// Money reserved for this request, settled when it completes.
-        public var reservation: Reservation?
-        /// Rate-limit admission (token estimates to correct) and the headers to report.
-        public var rateLimit: RateLimiter.Admission?
-        /// SHA-256 of the request body and of the bytes answered (the audit record keeps these), and the
-        /// text itself only when `audit.capture_content` is on.
-        public var promptDigest: [UInt8]?
-        public var promptText: String?
-        public var responseDigest: [UInt8]?
-        public var responseText: String?
-        /// The policies' decision, and models the route must skip because the policies deny them.
-        public var policy: PolicyTrace?
-        public var deniedModels: Set<String> = []
-        /// Guardrail verdicts; the PII types found when a PII detector ran (nil when none ran); the
-        /// placeholder → value map for restoring redacted values in the answer.
-        public var guardrails: [GuardrailVerdict] = []
-        public var piiTypes: Set<String>?
-        public var restore: [String: String] = [:]
-        /// Time spent in guardrail detectors (input, output, tool calls), part of the overhead.
-        public var guardrailTime: Duration = .zero
-        /// The canary token put into the system prompt (`guardrails.canary`).
-        public var canary: String?
-        /// Tool calls held for approval by this request (their ids, for `x-warden-approval`).
-        public var approvals: [String] = []
-        /// Tool-call decisions, for the audit record.
-        public var toolCalls: [JSONValue] = []
-        /// Further budget reservations (a structured-output retry), settled with the main one.
-        public var extraReservations: [Reservation] = []
-    }
-
-    private let state = Mutex(Snapshot())
-
-    public init() {}
-
-    public var snapshot: Snapshot { state.withLock { $0 } }
-
-    func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
-}
-
 /// Runs one call against a model with Warden's reliability policy: weighted choice of deployment
 /// (skipping open circuits), retries with backoff rotating deployments, then fallback models.
 /// Nothing here writes to the client, so everything happens before the client's first byte.
@@ -73,11 +16,11 @@ struct RouteExecutor: Sendable {
     }
 
     func run<T: Sendable>(
-        model name: String, trace: RequestTrace,
+        model name: String, record: RequestRecord,
         attempt: (RouteDeployment, RouteModel) async throws -> T
     ) async throws -> Served<T> {
         guard let primary = runtime.models[name] else { throw GatewayError.modelNotFound(name) }
-        let denied = trace.snapshot.deniedModels
+        let denied = record.state.deniedModels
         var machine = RetryStateMachine(
             steps: denied.isEmpty ? primary.retrySteps : primary.retrySteps.filter { !denied.contains($0.model) },
             contextSteps: denied.isEmpty ? primary.contextSteps : primary.contextSteps.filter { !denied.contains($0.model) },
@@ -97,7 +40,7 @@ struct RouteExecutor: Sendable {
                 if delay > .zero {
                     let start = ContinuousClock.now
                     try await Task.sleep(for: delay)
-                    trace.update { $0.backoff += ContinuousClock.now - start }
+                    record.updateTrace { $0.backoff += ContinuousClock.now - start }
                 }
                 guard let model = runtime.models[modelName] else {
                     action = machine.next(after: .noHealthyDeployment, jitter: .random(in: 0...1))
@@ -112,7 +55,7 @@ struct RouteExecutor: Sendable {
                 }
                 current = (modelName, index)
                 let deployment = model.deployments[index]
-                trace.update {
+                record.updateTrace {
                     $0.attempts += 1
                     $0.servedModel = modelName
                     $0.provider = deployment.providerName
@@ -124,12 +67,12 @@ struct RouteExecutor: Sendable {
                 do {
                     let value = try await attempt(deployment, model)
                     let end = ContinuousClock.now
-                    trace.update { $0.upstream += end - start }
+                    record.updateTrace { $0.upstream += end - start }
                     health.recordSuccess(deployment.healthKey)
                     return Served(value: value, model: model, deployment: deployment)
                 } catch let failure as UpstreamFailure {
                     let end = ContinuousClock.now
-                    trace.update { $0.upstream += end - start }
+                    record.updateTrace { $0.upstream += end - start }
                     // A call cut short because the client left says nothing about the deployment.
                     if Task.isCancelled { throw CancellationError() }
                     if failure.countsAgainstDeployment {
@@ -141,7 +84,7 @@ struct RouteExecutor: Sendable {
                     action = machine.next(after: failure.failure, jitter: .random(in: 0...1))
                 } catch {
                     let end = ContinuousClock.now
-                    trace.update { $0.upstream += end - start }
+                    record.updateTrace { $0.upstream += end - start }
                     throw error
                 }
             }

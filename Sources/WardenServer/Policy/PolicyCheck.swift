@@ -129,7 +129,7 @@ struct PolicyCheck {
         return decision.allowed || !decision.enforced
     }
 
-    func check(_ input: Input, principal: Principal, runtime: GatewayRuntime, trace: RequestTrace, logger: Logger) throws(GatewayError) {
+    func check(_ input: Input, principal: Principal, runtime: GatewayRuntime, record: RequestRecord, logger: Logger) throws(GatewayError) {
         guard engine.isActive, let primary = runtime.models[input.model] else { return }
         var reachable = [input.model]
         for name in primary.config.fallbacks + primary.config.contextFallbacks where !reachable.contains(name) && runtime.models[name] != nil {
@@ -155,7 +155,7 @@ struct PolicyCheck {
         for fallback in reachable.dropFirst() {
             if let d = decide(fallback), !d.allowed { skipped.append(fallback) }
         }
-        trace.update {
+        record.updateState {
             $0.policy = PolicyTrace(decision: decision, skipped: skipped)
             if decision.enforced { $0.deniedModels = Set(skipped) }
         }
