@@ -29,7 +29,7 @@ public enum NameAddressDetector {
 
     /// The same on the text's Unicode scalars (offsets index this array).
     static func scan(scalars s: [Unicode.Scalar]) -> [Finding] {
-        guard let g = Gazetteers.shared, !s.isEmpty else { return [] }
+        guard case .success(let g) = Gazetteers.shared, !s.isEmpty else { return [] }
         let toks = tokenize(s, g)
         guard !toks.isEmpty else { return [] }
         var anyUpper = false
@@ -313,15 +313,23 @@ public enum NameAddressDetector {
         let surnameEndings: Suffixes
         let streetEndings: Suffixes
 
-        static let shared: Gazetteers? = load()
+        /// The lists, or why they could not be read (Warden checks this at start: `GuardrailResources.load`).
+        static let shared: Result<Gazetteers, GuardrailResources.LoadError> = load()
 
-        static func load() -> Gazetteers? {
+        static func load() -> Result<Gazetteers, GuardrailResources.LoadError> {
+            var missing: String?
             func list(_ name: String) -> [String]? {
                 guard let url = Bundle.module.url(forResource: name, withExtension: "txt", subdirectory: "names"),
                     let data = try? Data(contentsOf: url)
-                else { return nil }
-                return String(decoding: data, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-                    .filter { !$0.isEmpty }
+                else {
+                    missing = missing ?? "names/\(name).txt is missing from the bundle"
+                    return nil
+                }
+                let words = String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+                    $0.trimmingCharacters(in: .whitespacesAndNewlines)
+                }.filter { !$0.isEmpty }
+                if words.isEmpty { missing = missing ?? "names/\(name).txt is empty" }
+                return words.isEmpty ? nil : words
             }
             var flags: [String: UInt64] = [:]
             func add(_ words: [String], _ f: UInt64) { for w in words { flags[w, default: 0] |= f } }
@@ -333,11 +341,13 @@ public enum NameAddressDetector {
             ]
             var nonLetter = false
             for (file, f) in files {
-                guard let words = list(file) else { return nil }
+                guard let words = list(file) else { return .failure(GuardrailResources.LoadError(description: missing ?? file)) }
                 add(words, f)
                 if words.contains(where: { !Py.isAlpha($0.unicodeScalars.first!) }) { nonLetter = true }
             }
-            guard let surname = list("surname_endings"), let streetEndings = list("street_name_endings") else { return nil }
+            guard let surname = list("surname_endings"), let streetEndings = list("street_name_endings") else {
+                return .failure(GuardrailResources.LoadError(description: missing ?? "names word lists"))
+            }
             add(months, Flag.month)
             add(personVerbs, Flag.personVerb)
             add(geoPreps, Flag.geoPrep)
@@ -360,8 +370,9 @@ public enum NameAddressDetector {
             add(["s"], Flag.s)
             add(["st", "dr"], Flag.stDr)
             add(["a", "i", "o", "y", "e"], Flag.vowel)
-            return Gazetteers(
-                flags: flags, nonLetterEntries: nonLetter, surnameEndings: Suffixes(surname), streetEndings: Suffixes(streetEndings))
+            return .success(
+                Gazetteers(
+                    flags: flags, nonLetterEntries: nonLetter, surnameEndings: Suffixes(surname), streetEndings: Suffixes(streetEndings)))
         }
     }
 

@@ -22,6 +22,11 @@ struct ClassifierTests {
         }
     }
 
+    @Test("the bundled resources load (Warden refuses to start when one does not)")
+    func bundledResourcesLoad() throws {
+        try GuardrailResources.load()
+    }
+
     @Test("a weights file that is not one is a load error, never a classifier that divides by zero")
     func malformedWeights() {
         let header: [UInt8] = [0x57, 0x47, 0x43, 0x31]

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Guardrails
 import WardenCore
 
 @testable import WardenServer
@@ -216,7 +217,7 @@ struct ExternalAndStreamGuardTests {
         for case .textDelta(_, let t) in guardian.filter(ChatStreamChunk(events: [.finish(choice: 0, reason: .endTurn)])).events { text += t }
         #expect(text.hasPrefix("Write to [EMAIL_ADDRESS_1] about 4539 1488 0343 6467 now. x x"))
         #expect(!text.contains("bob"))
-        #expect(guardian.verdicts.map(\.type) == ["EMAIL_ADDRESS"] && guardian.verdicts[0].action == "redact")
+        #expect(guardian.verdicts.map(\.type) == ["EMAIL_ADDRESS"] && guardian.verdicts[0].action == .redact)
     }
 }
 

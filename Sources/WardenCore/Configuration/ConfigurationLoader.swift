@@ -171,7 +171,7 @@ public enum ConfigurationLoader {
         guardSets += config.keys.enumerated().compactMap { i, k in k.guardrails.map { ("keys[\(i)].guardrails", $0, nil) } }
         for (prefix, g, owner) in guardSets {
             for (field, rules) in [("input", g.input), ("output", g.output)] {
-                for (i, rule) in rules.enumerated() where rule.detector == .llama_guard {
+                for (i, rule) in rules.enumerated() where rule.detector == .llamaGuard {
                     guard let m = rule.model, modelNames.contains(m) else {
                         throw ConfigurationError(key: "\(prefix).\(field)[\(i)].model", "unknown model '\(rule.model ?? "")'")
                     }

@@ -213,8 +213,14 @@ public struct VaultConfiguration: Sendable, Decodable {
 /// global rules and cannot remove them).
 public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
     public struct Rule: Sendable, Decodable, Equatable {
-        public enum Detector: String, Sendable, CaseIterable { case pii, secrets, pattern, injection, harmful, llama_guard }
-        public enum Action: String, Sendable, CaseIterable { case block, redact, flag, require_approval }
+        public enum Detector: String, Sendable, CaseIterable {
+            case pii, secrets, pattern, injection, harmful
+            case llamaGuard = "llama_guard"
+        }
+        public enum Action: String, Sendable, CaseIterable {
+            case block, redact, flag
+            case requireApproval = "require_approval"
+        }
         public enum OnTimeout: String, Sendable { case allow, block }
 
         public var detector: Detector
@@ -276,14 +282,14 @@ public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
                 guard let parsed = OnTimeout(rawValue: o) else { throw ConfigurationError(key: key(.on_timeout), "expected allow or block") }
                 onTimeout = parsed
             }
-            if detector == .llama_guard {
+            if detector == .llamaGuard {
                 guard model != nil else { throw ConfigurationError(key: key(.model), "llama_guard needs the model (from models:) that serves it") }
             } else {
                 for (k, present) in [(CodingKeys.model, model != nil), (.timeout, timeout != nil), (.on_timeout, c.contains(.on_timeout))] where present {
                     throw ConfigurationError(key: key(k), "only applies to detector: llama_guard")
                 }
             }
-            if (isClassifier || detector == .llama_guard), action == .redact {
+            if (isClassifier || detector == .llamaGuard), action == .redact {
                 throw ConfigurationError(key: key(.action), "a classifier cannot redact: use block or flag")
             }
             if restore, action != .redact {
@@ -351,11 +357,11 @@ public struct GuardrailsConfiguration: Sendable, Decodable, Equatable {
             throw ConfigurationError(key: key(.output, i, "restore"), "only applies to input rules")
         }
         for (list, k) in [(input, CodingKeys.input), (output, .output)] {
-            for (i, rule) in list.enumerated() where rule.action == .require_approval {
+            for (i, rule) in list.enumerated() where rule.action == .requireApproval {
                 throw ConfigurationError(key: key(k, i, "action"), "require_approval only applies to tool_calls rules")
             }
         }
-        for (i, rule) in toolCalls.enumerated() where rule.action == .redact || rule.detector == .llama_guard {
+        for (i, rule) in toolCalls.enumerated() where rule.action == .redact || rule.detector == .llamaGuard {
             throw ConfigurationError(
                 key: key(.tool_calls, i, rule.action == .redact ? "action" : "detector"),
                 rule.action == .redact ? "tool calls cannot be redacted: use block, flag or require_approval" : "tool_calls rules take pii, secrets, injection or harmful")
@@ -417,7 +423,10 @@ public final class CustomPattern: @unchecked Sendable, Equatable {
 /// the JSON-schema constraints its arguments must meet.
 public struct ToolConfiguration: Sendable, Decodable {
     public enum Risk: String, Sendable, CaseIterable { case read, write, irreversible }
-    public enum Action: String, Sendable, CaseIterable { case allow, block, require_approval }
+    public enum Action: String, Sendable, CaseIterable {
+        case allow, block
+        case requireApproval = "require_approval"
+    }
 
     public var risk: Risk
     /// Default: `require_approval` for irreversible tools, `allow` otherwise.
@@ -441,7 +450,7 @@ public struct ToolConfiguration: Sendable, Decodable {
             }
             self.action = action
         } else {
-            action = risk == .irreversible ? .require_approval : .allow
+            action = risk == .irreversible ? .requireApproval : .allow
         }
         if let schema = try c.decodeIfPresent(JSONValue.self, forKey: .arguments) {
             guard schema.objectValue != nil || schema.boolValue != nil else {

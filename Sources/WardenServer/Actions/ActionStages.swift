@@ -1,4 +1,5 @@
 import Logging
+import Guardrails
 import WardenCore
 import WardenStore
 

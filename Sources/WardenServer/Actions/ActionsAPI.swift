@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Guardrails
 import WardenCore
 import WardenStore
 

@@ -52,7 +52,7 @@ struct ToolGuard: Sendable {
         if let declared {
             switch declared.action {
             case .block: deny.append("the tool '\(call.tool)' is blocked by configuration")
-            case .require_approval: hold.append("the tool '\(call.tool)' (risk: \(declared.risk.rawValue)) requires approval")
+            case .requireApproval: hold.append("the tool '\(call.tool)' (risk: \(declared.risk.rawValue)) requires approval")
             case .allow: break
             }
             if let schema = declared.arguments {
@@ -66,10 +66,10 @@ struct ToolGuard: Sendable {
             var counts: [String: Int] = [:]
             for f in rule.findings(in: call.arguments) { counts[f.type, default: 0] += 1 }
             for (type, count) in counts.sorted(by: { $0.key < $1.key }) {
-                verdicts.append(GuardrailVerdict(detector: rule.detector.rawValue, type: type, action: rule.action.rawValue, count: count))
+                verdicts.append(GuardrailVerdict(detector: rule.detector.rawValue, type: type, action: rule.action, count: count))
                 switch rule.action {
                 case .block: deny.append("the \(rule.detector.rawValue) detector found \(type) in the arguments")
-                case .require_approval: hold.append("the \(rule.detector.rawValue) detector found \(type) in the arguments")
+                case .requireApproval: hold.append("the \(rule.detector.rawValue) detector found \(type) in the arguments")
                 default: break
                 }
             }

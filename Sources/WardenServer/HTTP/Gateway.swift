@@ -6,6 +6,7 @@ import NIOCore
 import Crypto
 import Synchronization
 import WardenAudit
+import Guardrails
 import WardenCore
 import WardenProviders
 
@@ -207,10 +208,9 @@ public final class Gateway: Sendable {
         let verdicts = exchange.record.state.verdicts
         if !verdicts.isEmpty {
             // detector=action per detector (the strongest action), e.g. `pii=redact;secrets=flag`.
-            var byDetector: [String: String] = [:]
-            let rank = ["flag": 0, "redact": 1, "require_approval": 2, "block": 3]
-            for v in verdicts where (rank[v.action] ?? 0) >= (rank[byDetector[v.detector] ?? ""] ?? -1) { byDetector[v.detector] = v.action }
-            response.headers[.wardenGuardrails] = byDetector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+            var byDetector: [String: GuardrailVerdict.Action] = [:]
+            for v in verdicts where byDetector[v.detector].map({ v.action.strength >= $0.strength }) ?? true { byDetector[v.detector] = v.action }
+            response.headers[.wardenGuardrails] = byDetector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: ";")
         }
         let trace = exchange.record.trace
         let state = exchange.record.state

@@ -1,4 +1,5 @@
 import NIOCore
+import Guardrails
 import WardenCore
 
 /// One line per request: who, what, how it went, how long it took. Never prompt text, never keys.
@@ -50,7 +51,7 @@ public struct AccessLogEntry: Sendable {
         if let s = state {
             if !s.verdicts.isEmpty {
                 // `detector/type=action` per verdict (never the matched text).
-                field("guardrails", s.verdicts.map { "\($0.detector)/\($0.type)=\($0.action)" }.joined(separator: ","), &b)
+                field("guardrails", s.verdicts.map { "\($0.detector)/\($0.type)=\($0.action.rawValue)" }.joined(separator: ","), &b)
                 milliseconds("guardrails_ms", trace?.guardrailTime ?? .zero, &b)
             }
             if !s.heldApprovals.isEmpty { field("approvals", s.heldApprovals.joined(separator: ","), &b) }
@@ -126,14 +127,4 @@ extension ByteBuffer {
         if frac < 10 { writeInteger(UInt8(ascii: "0")) }
         writeDecimal(frac)
     }
-}
-
-/// Milliseconds with three decimals (`0.123`), as used in logs and `x-warden-overhead-ms`.
-func formatMilliseconds(_ d: Duration) -> String {
-    let c = d.components
-    let micros = max(0, c.seconds * 1_000_000 + c.attoseconds / 1_000_000_000_000)
-    let ms = micros / 1000
-    let frac = micros % 1000
-    let fracText = String(frac)
-    return "\(ms)." + String(repeating: "0", count: 3 - fracText.count) + fracText
 }

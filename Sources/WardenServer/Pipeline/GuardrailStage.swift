@@ -5,167 +5,6 @@ import WardenCore
 import WardenProviders
 import WardenStore
 
-/// One guardrail's verdict on a request, for the audit record, the log and `x-warden-guardrails`.
-public struct GuardrailVerdict: Sendable, Equatable {
-    public var detector: String
-    public var type: String
-    public var action: String
-    public var count: Int
-    /// `input`, `output`, `tool_call`.
-    public var stage: String = "input"
-    /// The highest score among the findings (classifiers: the probability; pattern detectors: 1).
-    public var score: Double = 1
-    /// Where the findings are: `text index:start-end` in Unicode scalars (at most 8).
-    public var spans: [String] = []
-    /// How long the detector took on the texts it read.
-    public var elapsed: Duration = .zero
-
-    public init(detector: String, type: String, action: String, count: Int, stage: String = "input", score: Double = 1, spans: [String] = []) {
-        self.detector = detector
-        self.type = type
-        self.action = action
-        self.count = count
-        self.stage = stage
-        self.score = score
-        self.spans = spans
-    }
-
-    var json: JSONValue {
-        var o: JSONObject = [
-            "detector": .string(detector), "type": .string(type), "action": .string(action), "count": .int(count), "stage": .string(stage),
-            "score": .double((score * 1000).rounded() / 1000),
-        ]
-        if !spans.isEmpty { o["spans"] = .array(spans.map { .string($0) }) }
-        if elapsed > .zero { o["ms"] = .number(formatMilliseconds(elapsed)) }
-        return .object(o)
-    }
-}
-
-/// Replaces detected values with typed, numbered placeholders (`[EMAIL_ADDRESS_1]`); the same value gets
-/// the same placeholder everywhere in a request, and the map back is kept for `restore`.
-final class Redactor: @unchecked Sendable {
-    private var placeholders: [String: String] = [:]
-    private(set) var values: [String: String] = [:]
-    private var counters: [String: Int] = [:]
-
-    func redact(_ text: String, _ findings: [Finding]) -> String {
-        guard !findings.isEmpty else { return text }
-        var scalars = Array(text.unicodeScalars)
-        for f in findings.sorted(by: { $0.start > $1.start }) where f.start >= 0 && f.end <= scalars.count && f.start < f.end {
-            let value = String(String.UnicodeScalarView(scalars[f.start..<f.end]))
-            let placeholder: String
-            if let known = placeholders[value] {
-                placeholder = known
-            } else {
-                counters[f.type, default: 0] += 1
-                placeholder = "[\(f.type)_\(counters[f.type]!)]"
-                placeholders[value] = placeholder
-                values[placeholder] = value
-            }
-            scalars.replaceSubrange(f.start..<f.end, with: placeholder.unicodeScalars)
-        }
-        var out = String.UnicodeScalarView()
-        out.append(contentsOf: scalars)
-        return String(out)
-    }
-
-    /// What `rules` find in `text`, each with its detector, without overlaps: where findings overlap, the
-    /// one that starts first and is longest wins.
-    static func findings(_ text: String, rules: [GuardrailsConfiguration.Rule]) -> [(finding: Finding, detector: String)] {
-        var all: [(finding: Finding, detector: String)] = []
-        for rule in rules { all += rule.findings(in: text).map { ($0, rule.detector.rawValue) } }
-        all.sort { ($0.finding.start, -$0.finding.end) < ($1.finding.start, -$1.finding.end) }
-        var kept: [(finding: Finding, detector: String)] = []
-        for f in all where !kept.contains(where: { $0.finding.start < f.finding.end && f.finding.start < $0.finding.end }) { kept.append(f) }
-        return kept
-    }
-
-    /// Redacts what `rules` find in `text`.
-    func redact(_ text: String, rules: [GuardrailsConfiguration.Rule]) -> String {
-        redact(text, Self.findings(text, rules: rules).map(\.finding))
-    }
-}
-
-extension GuardrailsConfiguration.Rule {
-    /// What this rule's detector finds in `text`, limited to the rule's `types`. Content that arrived as a
-    /// tool result (`fromTool`) is judged with `tool_threshold`. External detectors (`llama_guard`) find
-    /// nothing here: the stage calls them.
-    func findings(in text: String, fromTool: Bool = false) -> [Finding] {
-        switch detector {
-        case .injection, .harmful:
-            guard let model = Classifiers.shared.model(detector) else { return [] }
-            let p = model.probability(text)
-            let type = detector == .injection ? "PROMPT_INJECTION" : "HARMFUL_REQUEST"
-            let limit = (fromTool ? toolThreshold : nil) ?? threshold ?? model.threshold
-            return p >= limit ? [Finding(type: type, start: 0, end: 0, score: p)] : []
-        case .pii:
-            // Names and addresses (rules and word lists, no validator) only when named in `types`.
-            return PIIDetector.scan(text, types: Set(types ?? PIIDetector.validatedTypes))
-        case .secrets:
-            let found = SecretsDetector.scan(text)
-            guard let types else { return found }
-            return found.filter { types.contains($0.type) }
-        case .pattern:
-            return patterns.flatMap { p in p.matches(in: text).map { Finding(type: p.name, start: $0.lowerBound, end: $0.upperBound) } }
-        case .llama_guard:
-            return []
-        }
-    }
-
-    /// The verdicts of this rule on `texts` (one per finding type), or none.
-    func verdicts(_ texts: [(text: String, fromTool: Bool)], stage: String) -> [GuardrailVerdict] {
-        let started = ContinuousClock.now
-        var byType: [String: GuardrailVerdict] = [:]
-        for (i, t) in texts.enumerated() {
-            for f in findings(in: t.text, fromTool: t.fromTool) {
-                var v = byType[f.type] ?? GuardrailVerdict(detector: detector.rawValue, type: f.type, action: action.rawValue, count: 0, stage: stage, score: 0)
-                v.count += 1
-                v.score = max(v.score, f.score)
-                if f.end > f.start, v.spans.count < 8 { v.spans.append("\(i):\(f.start)-\(f.end)") }
-                byType[f.type] = v
-            }
-        }
-        let elapsed = ContinuousClock.now - started
-        return byType.values.sorted { $0.type < $1.type }.map {
-            var v = $0
-            v.elapsed = elapsed
-            return v
-        }
-    }
-}
-
-extension GuardrailsConfiguration {
-    /// Rejects entity types the detectors do not know (a typo would silently never match).
-    func checkTypes(at key: String) throws(ConfigurationError) {
-        for (list, field) in [(input, "input"), (output, "output"), (toolCalls, "tool_calls")] {
-            for (i, rule) in list.enumerated() {
-                guard let types = rule.types else { continue }
-                let known: [String]
-                switch rule.detector {
-                case .pii: known = PIIDetector.types
-                case .secrets: known = SecretsDetector.types
-                case .pattern: continue  // checked against guardrails.patterns when the configuration is read
-                default: throw ConfigurationError(key: "\(key).\(field)[\(i)].types", "only applies to the pii and secrets detectors")
-                }
-                for (j, t) in types.enumerated() where !known.contains(t) {
-                    throw ConfigurationError(key: "\(key).\(field)[\(i)].types[\(j)]", "unknown type '\(t)': expected one of \(known.joined(separator: ", "))")
-                }
-            }
-        }
-    }
-}
-
-/// The bundled classifiers, loaded once.
-final class Classifiers: Sendable {
-    static let shared = Classifiers()
-    let injection = try? TextClassifier.bundled("injection")
-    let harmful = try? TextClassifier.bundled("harmful")
-
-    func model(_ d: GuardrailsConfiguration.Rule.Detector) -> TextClassifier? {
-        d == .injection ? injection : d == .harmful ? harmful : nil
-    }
-}
-
 extension GatewayRuntime {
     /// The guardrails that apply to a request: the global ones, the model's, the key's and its team's.
     func guardrails(model: String, principal: Principal?) -> GuardrailsConfiguration {
@@ -190,7 +29,7 @@ struct GuardrailStage: ModelStage {
         case .chat(let chat):
             return try await next(.chat(try await guardChat(chat, context: context)), context: context)
         case .embeddings(var embeddings):
-            let rules = context.guardrails.input.filter { $0.detector != .llama_guard }
+            let rules = context.guardrails.input.filter { $0.detector != .llamaGuard }
             guard !rules.isEmpty else { return try await next(request, context: context) }
             let started = ContinuousClock.now
             let texts = embeddings.texts.map { (text: $0, fromTool: false) }
@@ -210,10 +49,10 @@ struct GuardrailStage: ModelStage {
                 $0.verdicts += verdicts
                 $0.piiTypes = ranPII ? piiTypes : nil
             }
-            if let blocked = verdicts.first(where: { $0.action == "block" }) {
+            if let blocked = verdicts.first(where: { $0.action == .block }) {
                 throw GatewayError.guardrailBlocked(detector: blocked.detector, type: blocked.type)
             }
-            if verdicts.contains(where: { $0.action == "redact" }) {
+            if verdicts.contains(where: { $0.action == .redact }) {
                 let redactRules = rules.filter { $0.action == .redact }
                 let redactor = Redactor()
                 embeddings.rewriteTexts { redactor.redact($0, rules: redactRules) }
@@ -234,7 +73,7 @@ struct GuardrailStage: ModelStage {
         var piiTypes = Set<String>()
         var ranPII = false
         // External detectors start first and run while the built-in ones work.
-        let external = rules.filter { $0.detector == .llama_guard }
+        let external = rules.filter { $0.detector == .llamaGuard }
         let externalTask: Task<[GuardrailVerdict], Never>? =
             external.isEmpty
             ? nil
@@ -253,7 +92,7 @@ struct GuardrailStage: ModelStage {
                 }
             }
         }
-        for rule in rules where rule.detector != .llama_guard {
+        for rule in rules where rule.detector != .llamaGuard {
             if rule.detector == .pii { ranPII = true }
             let found = rule.verdicts(rule.isClassifier ? untrusted : texts, stage: "input")
             if rule.detector == .pii { piiTypes.formUnion(found.map(\.type)) }
@@ -269,11 +108,11 @@ struct GuardrailStage: ModelStage {
             $0.verdicts += verdicts
             $0.piiTypes = ranPII ? piiTypes : nil
         }
-        if let blocked = verdicts.first(where: { $0.action == "block" }) {
+        if let blocked = verdicts.first(where: { $0.action == .block }) {
             throw GatewayError.guardrailBlocked(detector: blocked.detector, type: blocked.type)
         }
         var forwarded = request
-        if verdicts.contains(where: { $0.action == "redact" }) {
+        if verdicts.contains(where: { $0.action == .redact }) {
             let redactRules = rules.filter { $0.action == .redact }
             let redactor = Redactor()
             forwarded.rewriteTexts { redactor.redact($0, rules: redactRules) }
@@ -298,7 +137,7 @@ struct ExternalOutputGuardStage: ModelStage {
     func handle(_ model: ModelRequest, context: GatewayContext, next: ModelStageChain) async throws -> ModelOutcome {
         guard let request = model.chat else { return try await next(model, context: context) }
         let config = context.guardrails
-        let rules = config.output.filter { $0.detector == .llama_guard }
+        let rules = config.output.filter { $0.detector == .llamaGuard }
         guard !rules.isEmpty else { return try await next(model, context: context) }
         var forwarded = request
         forwarded.makeNonStreaming()
@@ -318,7 +157,7 @@ struct ExternalOutputGuardStage: ModelStage {
         context.record.updateState {
             $0.verdicts += verdicts
         }
-        guard let blocked = verdicts.first(where: { $0.action == "block" }) else { return outcome }
+        guard let blocked = verdicts.first(where: { $0.action == .block }) else { return outcome }
         let notice = OutputGuard.withheldNotice(blocked, partial: false)
         response.choices = response.choices.map { ChatChoice(index: $0.index, content: [.text(notice, cacheControl: nil)], stopReason: .contentFilter) }
         response.original = nil
@@ -394,7 +233,7 @@ enum LlamaGuard {
                     switch outcome {
                     case .some(let categories):
                         return categories.map {
-                            var v = GuardrailVerdict(detector: "llama_guard", type: $0, action: rule.action.rawValue, count: 1, stage: stage)
+                            var v = GuardrailVerdict(detector: "llama_guard", type: $0, action: rule.action, count: 1, stage: stage)
                             v.elapsed = ContinuousClock.now - started
                             return v
                         }
@@ -403,7 +242,7 @@ enum LlamaGuard {
                             "llama_guard did not answer in time or unreadably",
                             metadata: ["warden.guardrail.model": "\(rule.model ?? "")", "warden.guardrail.elapsed": "\(ContinuousClock.now - started)", "request_id": "\(context.requestID)"])
                         var v = GuardrailVerdict(
-                            detector: "llama_guard", type: "TIMEOUT", action: rule.onTimeout == .block ? "block" : "flag", count: 1, stage: stage,
+                            detector: "llama_guard", type: "TIMEOUT", action: rule.onTimeout == .block ? .block : .flag, count: 1, stage: stage,
                             score: 0)
                         v.elapsed = ContinuousClock.now - started
                         return [v]
@@ -412,7 +251,7 @@ enum LlamaGuard {
             }
             var out: [GuardrailVerdict] = []
             for await v in group { out += v }
-            return out.sorted { ($0.type, $0.action) < ($1.type, $1.action) }
+            return out.sorted { ($0.type, $0.action.rawValue) < ($1.type, $1.action.rawValue) }
         }
     }
 

@@ -62,7 +62,7 @@ struct OutputGuard {
         }
         // The system prompt's canary in the answer: the prompt leaked.
         if let canary, blocked == nil, texts.contains(where: { $0.contains(canary) }) {
-            let v = GuardrailVerdict(detector: "canary", type: "SYSTEM_PROMPT_LEAK", action: "block", count: 1, stage: "output")
+            let v = GuardrailVerdict(detector: "canary", type: "SYSTEM_PROMPT_LEAK", action: .block, count: 1, stage: "output")
             verdicts.append(v)
             blocked = v
         }
@@ -76,7 +76,7 @@ struct OutputGuard {
             if let blocked { return Self.withheldNotice(blocked, partial: false) }
             return redactor.redact(text, rules: redactRules)
         }
-        guard blocked != nil || verdicts.contains(where: { $0.action == "redact" }) else { return body }
+        guard blocked != nil || verdicts.contains(where: { $0.action == .redact }) else { return body }
         if api == .openAI {
             root["choices"] = .array(
                 (root["choices"]?.arrayValue ?? []).map { choice in
@@ -199,7 +199,7 @@ struct StreamGuard {
             text = redactor.redact(text, findings.map(\.finding))
             for (f, detector) in findings {
                 let key = detector + "/" + f.type
-                var v = redactions[key] ?? GuardrailVerdict(detector: detector, type: f.type, action: "redact", count: 0, stage: "output")
+                var v = redactions[key] ?? GuardrailVerdict(detector: detector, type: f.type, action: .redact, count: 0, stage: "output")
                 v.count += 1
                 redactions[key] = v
             }
@@ -218,14 +218,14 @@ struct StreamGuard {
         let tail = String(all[all.index(all.endIndex, offsetBy: -tailCount)...])
         for rule in rules where rule.action == .block {
             if let f = rule.findings(in: tail).first {
-                let v = GuardrailVerdict(detector: rule.detector.rawValue, type: f.type, action: "block", count: 1, stage: "output", score: f.score)
+                let v = GuardrailVerdict(detector: rule.detector.rawValue, type: f.type, action: .block, count: 1, stage: "output", score: f.score)
                 blocked = v
                 verdicts.append(v)
                 return true
             }
         }
         if let canary, tail.contains(canary) {
-            let v = GuardrailVerdict(detector: "canary", type: "SYSTEM_PROMPT_LEAK", action: "block", count: 1, stage: "output")
+            let v = GuardrailVerdict(detector: "canary", type: "SYSTEM_PROMPT_LEAK", action: .block, count: 1, stage: "output")
             blocked = v
             verdicts.append(v)
             return true

@@ -1,4 +1,5 @@
 import Synchronization
+import Guardrails
 import WardenCore
 import WardenProviders
 

@@ -98,10 +98,16 @@ struct PolicyCheck {
         var piiTypes: Set<String>? = nil
     }
 
-    /// The request's entities, from what the identity snapshot and the runtime built ahead.
-    func entities(principal: Principal, models: [String], runtime: GatewayRuntime) -> EntityStore {
-        // Uids are distinct by construction.
-        (try? EntityStore(entityList(principal: principal, models: models, runtime: runtime))) ?? .empty
+    /// The request's entities, from what the identity snapshot and the runtime built ahead. Their uids
+    /// are distinct by construction; if they ever could not form a store, nothing is authorized (an
+    /// empty store would let policies that never look at entities decide without them).
+    func entities(principal: Principal, models: [String], runtime: GatewayRuntime) throws(GatewayError) -> EntityStore {
+        do {
+            return try EntityStore(entityList(principal: principal, models: models, runtime: runtime))
+        } catch {
+            throw GatewayError.policyDenied(
+                "Denied by policy: the entities for this request could not be built (\(error.message)), so it cannot be authorized.")
+        }
     }
 
     func entityList(principal: Principal, models: [String], runtime: GatewayRuntime) -> [Entity] {
@@ -123,9 +129,8 @@ struct PolicyCheck {
             principal: PolicyEntities.keyUID(principal.keyID), action: PolicyEntities.action(action),
             resource: PolicyEntities.modelUID(model),
             context: PolicyEntities.context(estimatedTokens: 0, maxTokens: nil, stream: false, clientIP: nil, now: WallClock.unixMilliseconds()))
-        guard let decision = engine.authorize(request, entities: entities(principal: principal, models: [model], runtime: runtime)) else {
-            return true
-        }
+        guard let store = try? entities(principal: principal, models: [model], runtime: runtime) else { return false }
+        guard let decision = engine.authorize(request, entities: store) else { return true }
         return decision.allowed || !decision.enforced
     }
 
@@ -135,7 +140,7 @@ struct PolicyCheck {
         for name in primary.config.fallbacks + primary.config.contextFallbacks where !reachable.contains(name) && runtime.models[name] != nil {
             reachable.append(name)
         }
-        let store = entities(principal: principal, models: reachable, runtime: runtime)
+        let store = try entities(principal: principal, models: reachable, runtime: runtime)
         var context = PolicyEntities.context(
             estimatedTokens: input.estimatedTokens, maxTokens: input.maxTokens, stream: input.stream, clientIP: input.clientIP,
             now: WallClock.unixMilliseconds())

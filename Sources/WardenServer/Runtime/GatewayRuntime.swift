@@ -1,5 +1,6 @@
 import Cedar
 import Synchronization
+import Guardrails
 import WardenCore
 import WardenProviders
 import WardenStore
@@ -72,6 +73,13 @@ public final class GatewayRuntime: Sendable {
     public static func build(
         config: WardenConfiguration, transport: HTTPTransport, mockBaseURL: String?
     ) throws(ConfigurationError) -> GatewayRuntime {
+        // The detectors' bundled resources must load, or Warden does not start: a rule whose classifier
+        // or word list is missing would silently find nothing.
+        do {
+            try GuardrailResources.load()
+        } catch {
+            throw ConfigurationError(key: "guardrails", "\(error.description); reinstall Warden with its resources next to the binary")
+        }
         try config.guardrails.checkTypes(at: "guardrails")
         for (name, model) in config.models { try model.guardrails.checkTypes(at: "models.\(name).guardrails") }
         for (i, key) in config.keys.enumerated() { try key.guardrails?.checkTypes(at: "keys[\(i)].guardrails") }
