@@ -41,6 +41,9 @@ public enum AuditProblem: Error, Sendable, Equatable, CustomStringConvertible {
     case prunedBoundaryUnsigned(size: Int)
     case publishedCheckpoint(size: Int, reason: String)
     case stateMismatch(String)
+    /// A column stored beside the record (its time or kind, which queries and exports select by) says
+    /// something else than the signed record.
+    case columnChanged(seq: Int, column: String, stored: String, signed: String)
 
     public var description: String {
         switch self {
@@ -55,6 +58,8 @@ public enum AuditProblem: Error, Sendable, Equatable, CustomStringConvertible {
         case .prunedBoundaryUnsigned(let s): "records before \(s) were pruned, but no checkpoint at size \(s) signs what was kept"
         case .publishedCheckpoint(let s, let r): "the published checkpoint at size \(s) disagrees with the log: \(r)"
         case .stateMismatch(let r): r
+        case .columnChanged(let s, let c, let stored, let signed):
+            "record \(s)'s \(c) column was changed: it says \(stored), the signed record says \(signed)"
         }
     }
 }
@@ -62,6 +67,17 @@ public enum AuditProblem: Error, Sendable, Equatable, CustomStringConvertible {
 /// Recomputes an audit log: the hash chain of records, every leaf hash, and every checkpoint's
 /// signature and root.
 public struct AuditVerifier: Sendable {
+    /// Checks the columns a store keeps beside a record (`at` in Unix milliseconds, `kind`) against the
+    /// signed body: queries and exports select by them, so an edited column must not go unnoticed.
+    public static func checkColumns(seq: Int, at: Int64, kind: String, body: [UInt8]) throws(AuditProblem) {
+        let json = try? JSONParser.parse(body)
+        let signedKind = json?["kind"]?.stringValue ?? ""
+        if signedKind != kind { throw .columnChanged(seq: seq, column: "kind", stored: "'\(kind)'", signed: "'\(signedKind)'") }
+        let signedAt = json?["at"]?.stringValue ?? ""
+        let storedAt = WallClock.rfc3339(unixMilliseconds: at)
+        if signedAt != storedAt { throw .columnChanged(seq: seq, column: "at", stored: storedAt, signed: signedAt) }
+    }
+
     public let verifierKey: String
     public let origin: String
 

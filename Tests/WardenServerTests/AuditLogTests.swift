@@ -109,6 +109,21 @@ struct AuditLogTests {
                 try await Self.put(db, 6, body: original.body, leaf: original.leaf)
                 #expect(try await Self.problem(session) == nil)
 
+                // The columns beside the record, which queries and exports select by: its kind and its time.
+                let otherKind = original.kind == "admin" ? "request" : "admin"
+                try await db.query("UPDATE audit_records SET kind = ? WHERE seq = 6", [.text(otherKind)])
+                #expect(
+                    try await Self.problem(session)
+                        == .columnChanged(seq: 6, column: "kind", stored: "'\(otherKind)'", signed: "'\(original.kind)'"))
+                try await db.query("UPDATE audit_records SET kind = ?, at = ? WHERE seq = 6", [.text(original.kind), .int(original.at + 86_400_000)])
+                #expect(
+                    try await Self.problem(session)
+                        == .columnChanged(
+                            seq: 6, column: "at", stored: WallClock.rfc3339(unixMilliseconds: original.at + 86_400_000),
+                            signed: WallClock.rfc3339(unixMilliseconds: original.at)))
+                try await db.query("UPDATE audit_records SET at = ? WHERE seq = 6", [.int(original.at)])
+                #expect(try await Self.problem(session) == nil)
+
                 // Removed.
                 try await db.query("DELETE FROM audit_records WHERE seq = 6")
                 #expect(try await Self.problem(session) == .recordRemoved(seq: 6))

@@ -30,10 +30,19 @@ public enum AuditTools {
             checkpoints: checkpoints.map { StoredCheckpoint(size: $0.size, note: $0.note) },
             published: published.map { StoredCheckpoint(size: $0.size, note: $0.note) }, start: start.verifierStart)
         var read = 0
+        // Column checks are reported after the structural ones, which name inserted or removed records better.
+        var columnProblem: AuditProblem?
         while true {
             let page = try await store.auditRecords(fromSeq: pass.size, limit: 5000)
             if page.isEmpty { break }
             try pass.feed(page.map { StoredAuditRecord(seq: $0.seq, body: $0.body, leafHash: $0.leafHash) })
+            for row in page where columnProblem == nil {
+                do {
+                    try AuditVerifier.checkColumns(seq: row.seq, at: row.at, kind: row.kind, body: row.body)
+                } catch {
+                    columnProblem = error
+                }
+            }
             read += page.count
         }
         // Records stored out of position (after a gap) are never reached by reading from `pass.size`.
@@ -54,6 +63,7 @@ public enum AuditTools {
             throw AuditProblem.stateMismatch(
                 "a record after the last checkpoint (size \(checkpoints.last?.size ?? 0)) was changed: the tree no longer matches the log's state")
         }
+        if let columnProblem { throw columnProblem }
         return VerifyReport(
             records: read, treeSize: size, prunedBefore: start.chain.nextSeq, checkpoints: checkpoints.count,
             publishedChecked: published.filter { $0.size >= start.chain.nextSeq && $0.size <= size }.count,
