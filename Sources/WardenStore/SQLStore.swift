@@ -153,6 +153,28 @@ public final class SQLStore: KeyStore {
             "ALTER TABLE api_keys ADD COLUMN guardrails TEXT",
             "ALTER TABLE teams ADD COLUMN guardrails TEXT",
         ],
+        [
+            // Daily aggregates of usage records past `usage.retention_days`: spend, budgets and reports
+            // read them with the records, so rolling records up loses no money.
+            """
+            CREATE TABLE usage_daily (
+                day {INT} NOT NULL,
+                key_id TEXT NOT NULL,
+                team TEXT NOT NULL,
+                model TEXT NOT NULL,
+                requests {INT} NOT NULL,
+                prompt_tokens {INT} NOT NULL,
+                completion_tokens {INT} NOT NULL,
+                cached_tokens {INT} NOT NULL,
+                cache_write_tokens {INT} NOT NULL,
+                reasoning_tokens {INT} NOT NULL,
+                cost_nano {INT} NOT NULL,
+                PRIMARY KEY (day, key_id, team, model)
+            )
+            """,
+            "CREATE INDEX usage_daily_key ON usage_daily(key_id, day)",
+            "CREATE INDEX usage_daily_team ON usage_daily(team, day)",
+        ],
     ]
 
     /// The schema version this Warden writes.

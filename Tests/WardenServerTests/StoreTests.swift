@@ -158,6 +158,63 @@ struct StoreTests {
         #expect(try await store.spent(team: "t", since: day + 86_400_000) == 50)
     }
 
+    @Test(
+        "usage past retention rolls up into daily aggregates: every report, spend total and budget balance stays the same",
+        arguments: StoreBackend.available)
+    func rollUp(_ backend: StoreBackend) async throws {
+        let store = try await backend.open()
+        defer { Task { await store.close() } }
+        let day: Int64 = 1_795_910_400_000  // 2026-11-29T00:00Z, day 20786
+        var records: [UsageRecord] = []
+        // Five days of usage, two keys in two teams, two models.
+        for d in 0..<5 {
+            for i in 0..<(3 + d) {
+                let key = i % 2 == 0 ? "k1" : "k2"
+                records.append(
+                    UsageRecord(
+                        requestID: "r\(d)-\(i)", at: day + Int64(d) * 86_400_000 + Int64(i) * 3_600_000, keyID: key, keyName: key,
+                        team: key == "k1" ? "t1" : "t2", model: i % 3 == 0 ? "a" : "b", deployment: "p/m",
+                        usage: Usage(inputTokens: 10 + i, outputTokens: 5, cachedInputTokens: 1, reasoningTokens: 2), cost: Int64(100 * (d + 1) + i),
+                        status: 200))
+            }
+        }
+        try await store.insertUsage(records)
+        let queries = [
+            SpendQuery(), SpendQuery(groupBy: .day), SpendQuery(groupBy: .model), SpendQuery(groupBy: .team), SpendQuery(groupBy: .key),
+            SpendQuery(team: "t1", groupBy: .day), SpendQuery(keyID: "k2"), SpendQuery(from: day + 86_400_000, to: day + 4 * 86_400_000, groupBy: .day),
+        ]
+        var before: [[SpendRow]] = []
+        for q in queries { before.append(try await store.spend(q)) }
+        let spentBefore = [
+            try await store.spent(keyID: "k1", since: 0), try await store.spent(team: "t2", since: day + 86_400_000),
+            try await store.spent(keyID: "k2", since: day + 3 * 86_400_000),
+        ]
+        // Roll up the first three days.
+        let moved = try await store.rollUpUsage(beforeDay: day / 86_400_000 + 3)
+        #expect(moved == 3 + 4 + 5)
+        let left = try await store.database.query("SELECT COUNT(*) AS n FROM usage_records").first?.int("n")
+        #expect(left.map(Int.init) == 13)
+        let aggregates = try await store.database.query("SELECT COUNT(*) AS n FROM usage_daily").first?.int("n") ?? 0
+        #expect(aggregates > 0 && aggregates < 12, "records collapse into per-day, per-key and per-model rows")
+        for (q, expected) in zip(queries, before) {
+            #expect(try await store.spend(q) == expected, "\(q)")
+        }
+        let spentAfter = [
+            try await store.spent(keyID: "k1", since: 0), try await store.spent(team: "t2", since: day + 86_400_000),
+            try await store.spent(keyID: "k2", since: day + 3 * 86_400_000),
+        ]
+        #expect(spentAfter == spentBefore)
+        // Again, and with a record that arrives late for an already rolled-up day: added to its aggregate.
+        #expect(try await store.rollUpUsage(beforeDay: day / 86_400_000 + 3) == 0)
+        try await store.insertUsage([
+            UsageRecord(
+                requestID: "late", at: day + 1000, keyID: "k1", keyName: "k1", team: "t1", model: "a", deployment: nil,
+                usage: Usage(inputTokens: 1), cost: 7, status: 200)
+        ])
+        #expect(try await store.rollUpUsage(beforeDay: day / 86_400_000 + 3) == 1)
+        #expect(try await store.spent(keyID: "k1", since: 0) == spentBefore[0] + 7)
+    }
+
     @Test("abandoned reservations become spend at their reserved amount", arguments: StoreBackend.available)
     func reservations(_ backend: StoreBackend) async throws {
         let store = try await backend.open()

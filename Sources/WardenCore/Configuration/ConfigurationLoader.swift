@@ -226,6 +226,11 @@ public enum ConfigurationLoader {
             throw ConfigurationError(
                 key: "audit.retention_days", "must be at least 180: the EU AI Act requires keeping logs six months")
         }
+        guard (UsageConfiguration.minimumRetentionDays...36_500).contains(config.usage.retentionDays) else {
+            throw ConfigurationError(
+                key: "usage.retention_days",
+                "must be between \(UsageConfiguration.minimumRetentionDays) (the longest budget period) and 36500")
+        }
         guard audit.retentionDays <= 36_500 else {
             throw ConfigurationError(key: "audit.retention_days", "must be at most 36500 (a hundred years)")
         }

@@ -52,6 +52,8 @@ public struct WardenConfiguration: Sendable, Decodable {
     public var adminKey: SecretReference?
     public var budgets: BudgetsConfiguration
     public var audit: AuditConfiguration
+    /// How long usage records are kept before they are rolled up into daily aggregates.
+    public var usage = UsageConfiguration()
     /// Where `vault:` secret references are read from.
     public var vault: VaultConfiguration?
     /// A directory of Cedar policies (`*.cedar`, optional `schema.cedarschema`); none: everything is permitted.
@@ -73,7 +75,8 @@ public struct WardenConfiguration: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, data_dir, keys, providers, models, server, shutdown, health, reliability, log
-        case storage, storage_password, admin_key, budgets, audit, vault, policies, policies_mode, trusted_proxies, guardrails, tools, approvals
+        case storage, storage_password, admin_key, budgets, audit, usage, vault, policies, policies_mode, trusted_proxies, guardrails, tools
+        case approvals
     }
 
     public init(from decoder: any Decoder) throws {
@@ -111,6 +114,7 @@ public struct WardenConfiguration: Sendable, Decodable {
         adminKey = try c.decodeIfPresent(SecretReference.self, forKey: .admin_key)
         budgets = try c.decodeIfPresent(BudgetsConfiguration.self, forKey: .budgets) ?? BudgetsConfiguration()
         audit = try c.decodeIfPresent(AuditConfiguration.self, forKey: .audit) ?? AuditConfiguration()
+        usage = try c.decodeIfPresent(UsageConfiguration.self, forKey: .usage) ?? UsageConfiguration()
         vault = try c.decodeIfPresent(VaultConfiguration.self, forKey: .vault)
         policies = try c.decodeIfPresent(String.self, forKey: .policies)
         if let mode = try c.decodeIfPresent(String.self, forKey: .policies_mode) {

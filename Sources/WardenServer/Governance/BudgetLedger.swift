@@ -253,14 +253,16 @@ public final class SharedBudgetLedger: BudgetLedger {
 
     /// Creates the scope's row for this period, starting from what the usage records say was spent.
     static func ensureRow(_ db: any SQLDatabase, scope: BudgetScope, start: Int64) async throws {
-        let column = scope.kind == .key ? "key_id" : "team"
+        let spent = try await db.query(
+            SQLStore.spentSQL(column: scope.kind == .key ? "key_id" : "team"),
+            [.text(scope.id), .int(start), .text(scope.id), .int(SQLStore.firstDay(start))]
+        ).first?.int("total") ?? 0
         try await db.query(
             """
-            INSERT INTO budget_usage (scope, period_start, spent_nano, reserved_nano)
-            SELECT ?, ?, CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT), 0 FROM usage_records WHERE \(column) = ? AND at >= ?
+            INSERT INTO budget_usage (scope, period_start, spent_nano, reserved_nano) VALUES (?, ?, ?, 0)
             ON CONFLICT (scope, period_start) DO NOTHING
             """,
-            [.text(scope.ledgerKey), .int(start), .text(scope.id), .int(start)])
+            [.text(scope.ledgerKey), .int(start), .int(spent)])
     }
 
     @discardableResult

@@ -19,13 +19,16 @@ public final class Governance: Sendable {
     /// This process's id in reservations and heartbeats.
     public let instanceID: String
     let logger: Logger
+    /// Days usage records are kept before the roll-up (`usage.retention_days`, read at start).
+    let usageRetentionDays: Int
     /// Model requests refused because the records backlog was full.
     private let refusedForBacklog = Atomic<Int>(0)
 
     init(
         store: SQLStore, identity: IdentityCache, writer: StoreWriter, ledger: any BudgetLedger, limiter: RateLimiter,
-        audit: AuditLog, webhooks: WebhookSender, instanceID: String, logger: Logger
+        audit: AuditLog, webhooks: WebhookSender, instanceID: String, usageRetentionDays: Int = 90, logger: Logger
     ) {
+        self.usageRetentionDays = usageRetentionDays
         self.store = store
         self.identity = identity
         self.writer = writer
@@ -82,7 +85,7 @@ public final class Governance: Sendable {
             store: store, signer: signer, configuration: config.audit, publisher: publisher, logger: logger, capacity: backlog)
         return Governance(
             store: store, identity: identity, writer: writer, ledger: ledger, limiter: RateLimiter(), audit: audit,
-            webhooks: webhooks, instanceID: instanceID, logger: logger)
+            webhooks: webhooks, instanceID: instanceID, usageRetentionDays: config.usage.retentionDays, logger: logger)
     }
 
     /// The background services: usage flushing, key refresh, and for the shared ledger heartbeats and
@@ -93,6 +96,7 @@ public final class Governance: Sendable {
             WebhookService(sender: webhooks),
             AuditLogService(log: audit),
             writer.service,
+            UsageRetentionService(store: store, retentionDays: usageRetentionDays, logger: logger),
             IdentityRefreshService(cache: identity, interval: .milliseconds(500), logger: logger),
         ]
         if let shared = ledger as? SharedBudgetLedger { out.append(LedgerMaintenanceService(ledger: shared, logger: logger)) }
@@ -147,6 +151,35 @@ public final class Governance: Sendable {
             scopes.append(RateLimitScope(ledgerKey: "team:\(team.name)", label: "team '\(team.name)'", rpm: team.rpm, tpm: team.tpm))
         }
         return scopes
+    }
+}
+
+/// Rolls usage records older than `usage.retention_days` into daily aggregates, at start and hourly.
+struct UsageRetentionService: Service {
+    let store: SQLStore
+    let retentionDays: Int
+    let logger: Logger
+
+    /// The first UTC day whose records are kept at `now`.
+    static func cutoffDay(now: Int64, retentionDays: Int) -> Int64 {
+        now / 86_400_000 - Int64(retentionDays)
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let cutoff = Self.cutoffDay(now: WallClock.unixMilliseconds(), retentionDays: retentionDays)
+                    let moved = try await store.rollUpUsage(beforeDay: cutoff)
+                    if moved > 0 {
+                        logger.notice("rolled usage records past retention into daily aggregates", metadata: ["warden.records": "\(moved)"])
+                    }
+                } catch where !(error is CancellationError) {
+                    logger.error("usage roll-up failed; will retry", metadata: ["error": "\(error)"])
+                } catch {}
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
     }
 }
 
