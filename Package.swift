@@ -128,6 +128,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The code that reads untrusted bytes, one entry per fuzz target (driven by bench/fuzz, replayed by the tests).
+        .target(
+            name: "WardenFuzzTargets",
+            dependencies: ["WardenCore", "WardenAudit", "Cedar", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // libFuzzer driver for WardenFuzzTargets (bench/fuzz.sh builds it with the fuzzer; a normal build replays files).
+        .executableTarget(
+            name: "warden-fuzz",
+            dependencies: ["WardenFuzzTargets"],
+            path: "bench/fuzz",
+            exclude: ["README.md"]
+        ),
         // Benchmark baseline: a bare Hummingbird + AsyncHTTPClient pass-through proxy.
         .executableTarget(
             name: "bare-proxy",
@@ -141,6 +154,12 @@ let package = Package(
         .testTarget(
             name: "WardenCoreTests",
             dependencies: ["WardenCore", "WardenMockUpstream", "WardenAudit"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "FuzzRegressionTests",
+            dependencies: ["WardenFuzzTargets"],
+            exclude: ["corpus", "crashes"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
