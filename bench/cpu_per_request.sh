@@ -10,7 +10,9 @@
 # (DURATION_S), interleaving targets so both see the same machine. Reports requests/s, latency, the
 # target's utime+stime from /proc/PID/stat over the measured run divided by the requests served, and
 # its peak RSS (VmHWM). REPEAT=3 repeats every row; quote medians: the machine is shared and noisy.
-# TARGETS="warden" skips the baseline; MODES="json" skips streaming.
+# TARGETS="warden" skips the baseline; MODES="json" skips streaming. GOVERNANCE=on (default): the key
+# has a budget and rpm/tpm limits and the model a price (reservation, settlement, limiter, usage and
+# audit records on every request); off: a plain static key.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -24,6 +26,12 @@ WARMUP_S=${WARMUP_S:-5}
 REPEAT=${REPEAT:-1}
 CONCURRENCY=${*:-1 16 64}
 HZ=$(getconf CLK_TCK)
+GOVERNANCE=${GOVERNANCE:-on}
+LIMITS="" PRICING=""
+if [ "$GOVERNANCE" = on ]; then
+  LIMITS=", budget_usd: 1000000, budget_period: monthly, rpm: 100000000, tpm: 100000000"
+  PRICING=", pricing: {input_per_mtok: 0.15, output_per_mtok: 0.60}"
+fi
 
 command -v nginx > /dev/null && command -v wrk > /dev/null || { apt-get update -q > /dev/null && apt-get install -y -q nginx wrk > /dev/null; }
 TARGETS=${TARGETS:-bare warden}
@@ -42,13 +50,13 @@ printf '%s' "$KEY" > "$WORK/key"
 cat > "$WORK/warden.yaml" <<CFG
 listen: 127.0.0.1:$WARDEN_PORT
 data_dir: $WORK/data
-keys: [{name: bench, team: bench, key: file:$WORK/key}]
+keys: [{name: bench, team: bench, key: file:$WORK/key$LIMITS}]
 providers:
   upstream: {type: openai, base_url: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-fake-upstream-key}
   upstream-stream: {type: openai, base_url: "http://127.0.0.1:$STREAM_PORT/v1", api_key: sk-fake-upstream-key}
 models:
-  gpt-4o-mini: {deployments: [{provider: upstream, model: gpt-4o-mini}]}
-  gpt-4o-mini-stream: {deployments: [{provider: upstream-stream, model: gpt-4o-mini}]}
+  gpt-4o-mini: {deployments: [{provider: upstream, model: gpt-4o-mini}]$PRICING}
+  gpt-4o-mini-stream: {deployments: [{provider: upstream-stream, model: gpt-4o-mini}]$PRICING}
 CFG
 "$ROOT/.build/release/warden" serve --config "$WORK/warden.yaml" > "$WORK/warden.log" 2>&1 &
 WARDEN=$!

@@ -7,13 +7,20 @@
 #
 # Builds the release binary if needed, writes a Warden config that sends gpt-4o-mini (and
 # gpt-4o-mini-stream) to the harness's upstreams, and lets the harness start and stop Warden.
-# Warden runs as in production: access log on (to a file), default limits.
+# Warden runs as in production: access log on (to a file), default limits, and governance on: the key
+# has a budget and rpm/tpm limits and the model a price, so every request reserves, settles, counts
+# against the limiter and writes its usage and audit records. GOVERNANCE=off: a plain static key.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 HARNESS=${HARNESS:-$ROOT/../shared/bench/gateway_vs_litellm.sh}
 WARDEN_PORT=${WARDEN_PORT:-4010}
 WORK=${WORK:-/tmp/warden-bench}
+GOVERNANCE=${GOVERNANCE:-on}
+LIMITS=""
+[ "$GOVERNANCE" = on ] && LIMITS=", budget_usd: 1000000, budget_period: monthly, rpm: 100000000, tpm: 100000000"
+PRICING=""
+[ "$GOVERNANCE" = on ] && PRICING=", pricing: {input_per_mtok: 0.15, output_per_mtok: 0.60}"
 
 [ -x "$ROOT/.build/release/warden" ] || (cd "$ROOT" && swift build -c release --product warden)
 mkdir -p "$WORK"
@@ -25,13 +32,13 @@ START="cat > $WORK/warden.yaml <<CFG
 listen: 127.0.0.1:$WARDEN_PORT
 data_dir: $WORK/data
 keys:
-  - {name: bench, team: bench, key: file:$WORK/key}
+  - {name: bench, team: bench, key: file:$WORK/key$LIMITS}
 providers:
   upstream: {type: openai, base_url: \"\$UPSTREAM_BASE_URL\", api_key: file:$WORK/upstream-key}
   upstream-stream: {type: openai, base_url: \"\$STREAM_UPSTREAM_BASE_URL\", api_key: file:$WORK/upstream-key}
 models:
-  gpt-4o-mini: {deployments: [{provider: upstream, model: gpt-4o-mini}]}
-  gpt-4o-mini-stream: {deployments: [{provider: upstream-stream, model: gpt-4o-mini}]}
+  gpt-4o-mini: {deployments: [{provider: upstream, model: gpt-4o-mini}]$PRICING}
+  gpt-4o-mini-stream: {deployments: [{provider: upstream-stream, model: gpt-4o-mini}]$PRICING}
 CFG
 exec $ROOT/.build/release/warden serve --config $WORK/warden.yaml > $WORK/warden.log"
 

@@ -3,6 +3,7 @@ import Cedar
 import Foundation
 import WardenCore
 import WardenServer
+import WardenTools
 
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

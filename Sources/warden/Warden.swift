@@ -7,6 +7,7 @@ import NIOPosix
 import WardenCore
 import WardenMockUpstream
 import WardenServer
+import WardenTools
 
 @main
 enum Main {

@@ -14,11 +14,40 @@ struct ClassifierTests {
             .appendingPathComponent("tests/guardrails/classifier-parity.jsonl").path
         let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
         let models = ["injection": try TextClassifier.bundled("injection"), "harmful": try TextClassifier.bundled("harmful")]
+        #expect(rows.count == 42, "the parity file holds 21 texts for each of the two models")
+        #expect(Set(rows.compactMap { $0["model"]?.stringValue }) == ["injection", "harmful"])
         for row in rows {
             let model = try #require(models[row["model"]?.stringValue ?? ""])
-            let text = row["text"]?.stringValue ?? ""
+            let text = try #require(row["text"]?.stringValue)
             let expected = try #require(row["probability"]?.doubleValue)
             #expect(abs(model.probability(text) - expected) < 1e-4, "\(row["model"]!) \(text)")
+        }
+    }
+
+    /// Texts labelled by hand (tests/guardrails/classifier-labelled.jsonl), at each model's own tuned
+    /// threshold (the one a rule without `threshold:` uses): parity proves the features match the
+    /// training script, this proves the answers are right.
+    /// Rows marked `known_wrong` are tracked as known issues.
+    @Test("hand-labelled texts: injections and harmful requests are caught at the tuned threshold, benign texts are not")
+    func labelled() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tests/guardrails/classifier-labelled.jsonl").path
+        let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        #expect(rows.count == 28)
+        let models = ["injection": try TextClassifier.bundled("injection"), "harmful": try TextClassifier.bundled("harmful")]
+        for row in rows {
+            let id = try #require(row["id"]?.stringValue)
+            let model = try #require(models[row["model"]?.stringValue ?? ""])
+            let text = try #require(row["text"]?.stringValue)
+            let label = try #require(row["label"]?.intValue)
+            let p = model.probability(text)
+            if row["known_wrong"] == true {
+                withKnownIssue("\(id): \(row["note"]?.stringValue ?? "a known miss")") {
+                    #expect((p >= model.threshold) == (label == 1), "\(id) p=\(p) \(text.debugDescription)")
+                }
+            } else {
+                #expect((p >= model.threshold) == (label == 1), "\(id) p=\(p) \(text.debugDescription)")
+            }
         }
     }
 

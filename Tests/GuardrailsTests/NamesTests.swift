@@ -35,6 +35,36 @@ struct NamesTests {
         #expect(findings > 100)
     }
 
+    /// Sentences labelled by hand (tests/guardrails/names-labelled.jsonl), independent of the reference,
+    /// so a wrong answer the parity file inherited cannot pass as correct. Rows marked `known_wrong` are
+    /// answers the detector gets wrong today: they are tracked as known issues, and a fix shows up as a
+    /// known issue that no longer happens.
+    @Test("hand-labelled sentences: exactly the people, addresses and zip codes a person would mark")
+    func labelled() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tests/guardrails/names-labelled.jsonl").path
+        let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        #expect(rows.count == 45)
+        var correct = 0
+        for row in rows {
+            let id = try #require(row["id"]?.stringValue)
+            let text = try #require(row["text"]?.stringValue)
+            let expected = try #require(row["entities"]?.arrayValue).map { e in
+                "\(e.arrayValue?.first?.stringValue ?? "?") \(e.arrayValue?.last?.stringValue ?? "?")"
+            }.sorted()
+            let found = scan(text).sorted()
+            if row["known_wrong"] == true {
+                withKnownIssue("\(id): \(row["note"]?.stringValue ?? "a known miss")") {
+                    #expect(found == expected, "\(id) \(text.debugDescription)")
+                }
+            } else {
+                #expect(found == expected, "\(id) \(text.debugDescription)")
+                if found == expected { correct += 1 }
+            }
+        }
+        #expect(correct >= 30, "most of the hand-labelled rows are right")
+    }
+
     @Test("a name after \"my name is\" is a person, in any case")
     func myNameIs() {
         #expect(scan("My name is Carlos Mendoza and I need help.") == ["PERSON Carlos Mendoza"])
@@ -91,7 +121,11 @@ struct NamesTests {
     @Test("a street that cuts into a validated finding is dropped; an address that holds one keeps both")
     func validatedFindingsWin() {
         let card = "card 4539 1488 0343 6467 expires"
-        #expect(scan(card) == ["STREET_ADDRESS 0343 6467 expires"], "the reference's own answer")
+        // The names detector alone takes half of the card for a street (so does the reference); the PII
+        // scan, which is what Warden runs, drops it for the validated card.
+        withKnownIssue("the names detector alone reads a card fragment as a street") {
+            #expect(scan(card).isEmpty)
+        }
         #expect(spans(card, PIIDetector.scan(card)) == ["CREDIT_CARD 4539 1488 0343 6467"])
         #expect(PIIDetector.scan(card, types: ["STREET_ADDRESS"]).isEmpty)
         let letter = "Ship to 12 Gralla 30, Suite 617, Helsinki 00336\n040 455 6186"

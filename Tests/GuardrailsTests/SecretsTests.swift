@@ -36,6 +36,8 @@ struct SecretsTests {
         let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
         let report = GuardEvaluation.classification(rows: rows, detect: { !SecretsDetector.scan($0).isEmpty })
         #expect(report.overall.recall == 1)
+        #expect(report.overall.precision == 1)
+        #expect(report.hardNegatives >= 30, "the set holds its hard negatives")
         #expect(report.hardNegativesFlagged == 0)
     }
 }

@@ -53,6 +53,10 @@ struct OpenAIRequestDecodingTests {
             (#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#, "stream", "invalid_value"),
             (#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}"#, "tools[0].function", "missing_field"),
             (#"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}}"#, "response_format.type", "invalid_value"),
+            (
+                #"{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"object","unevaluatedProperties":false}}}}"#,
+                "response_format.json_schema.schema", "invalid_value"
+            ),
         ])
     func validation(_ body: String, param: String, code: String) {
         let error = #expect(throws: GatewayError.self) { try decode(body) }

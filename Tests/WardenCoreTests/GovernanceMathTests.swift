@@ -123,7 +123,10 @@ struct SlidingWindowTests {
     @Test("token estimates are corrected to real usage")
     func tokens() {
         var w = SlidingWindow(limit: 1000)
-        guard case .admitted(let ticket, let remaining, _) = w.admit(800, now: t0) else { return }
+        guard case .admitted(let ticket, let remaining, _) = w.admit(800, now: t0) else {
+            Issue.record("800 of 1000 should be admitted")
+            return
+        }
         #expect(remaining == 200)
         #expect(w.admit(300, now: t0).isRefused)
         w.correct(ticket: ticket, from: 800, to: 100)

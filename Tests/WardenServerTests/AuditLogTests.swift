@@ -7,6 +7,7 @@ import WardenCore
 import WardenStore
 
 @testable import WardenServer
+@testable import WardenTools
 
 /// The audit log end to end: a real workload through Warden, then `warden audit verify`'s code over the
 /// store it left, with the store tampered in every way the issue names, on SQLite and PostgreSQL.
@@ -84,9 +85,12 @@ struct AuditLogTests {
         return CanonicalJSON.bytes(.object(object))
     }
 
-    @Test(
-        "after a workload the log verifies; a changed, removed, swapped, inserted or truncated record and a forged checkpoint are each named",
-        arguments: StoreBackend.available)
+    @Test("after a workload the log verifies; a changed, removed, swapped, inserted or truncated record and a forged checkpoint are each named (SQLite)")
+    func tamperIsNamedSQLite() async throws { try await tamperIsNamed(.sqlite) }
+
+    @Test("after a workload the log verifies; a changed, removed, swapped, inserted or truncated record and a forged checkpoint are each named (PostgreSQL)", .requiresPostgres)
+    func tamperIsNamedPostgreSQL() async throws { try await tamperIsNamed(.postgres) }
+
     func tamperIsNamed(_ backend: StoreBackend) async throws {
         try await afterWorkload(backend) { path, _ in
             try await Self.withSession(path) { session in
@@ -183,7 +187,12 @@ struct AuditLogTests {
         }
     }
 
-    @Test("a log rewritten and re-signed with the real key is caught by the published checkpoints", arguments: StoreBackend.available)
+    @Test("a log rewritten and re-signed with the real key is caught by the published checkpoints (SQLite)")
+    func rewriteWithStolenKeySQLite() async throws { try await rewriteWithStolenKey(.sqlite) }
+
+    @Test("a log rewritten and re-signed with the real key is caught by the published checkpoints (PostgreSQL)", .requiresPostgres)
+    func rewriteWithStolenKeyPostgreSQL() async throws { try await rewriteWithStolenKey(.postgres) }
+
     func rewriteWithStolenKey(_ backend: StoreBackend) async throws {
         try await afterWorkload(backend) { path, _ in
             try await Self.withSession(path) { session in
@@ -195,7 +204,7 @@ struct AuditLogTests {
                 try await db.query("DELETE FROM audit_checkpoints")
                 for seq in 0..<size {
                     let row = try await Self.record(db, seq)
-                    guard case .object(var fields) = try JSONParser.parse(seq == 6 ? try Self.edited(row.body) : row.body) else { return }
+                    var fields = try #require(try JSONParser.parse(seq == 6 ? try Self.edited(row.body) : row.body).objectValue)
                     fields["seq"] = nil
                     fields["prev"] = nil
                     let record = chain.append(fields)
@@ -220,9 +229,12 @@ struct AuditLogTests {
         }
     }
 
-    @Test(
-        "retention prunes whole checkpoint ranges and the rest still verifies; exports verify offline; content is erasable",
-        arguments: StoreBackend.available)
+    @Test("retention prunes whole checkpoint ranges and the rest still verifies; exports verify offline; content is erasable (SQLite)")
+    func pruneExportEraseSQLite() async throws { try await pruneExportErase(.sqlite) }
+
+    @Test("retention prunes whole checkpoint ranges and the rest still verifies; exports verify offline; content is erasable (PostgreSQL)", .requiresPostgres)
+    func pruneExportErasePostgreSQL() async throws { try await pruneExportErase(.postgres) }
+
     func pruneExportErase(_ backend: StoreBackend) async throws {
         try await afterWorkload(backend) { path, requestIDs in
             try await Self.withSession(path) { session in

@@ -20,7 +20,12 @@ struct EmbeddingsGovernanceTests {
     /// text-embedding-3-small: 10 × $0.02/M = 200 nano-dollars.
     static let callCost: NanoDollars = 10 * 20
 
-    @Test("a budget of exactly 10 calls admits exactly 10 of 100 concurrent ones, and the spend recorded is theirs", arguments: StoreBackend.available)
+    @Test("a budget of exactly 10 calls admits exactly 10 of 100 concurrent ones, and the spend recorded is theirs (SQLite)")
+    func budgetSQLite() async throws { try await budget(.sqlite) }
+
+    @Test("a budget of exactly 10 calls admits exactly 10 of 100 concurrent ones, and the spend recorded is theirs (PostgreSQL)", .requiresPostgres)
+    func budgetPostgreSQL() async throws { try await budget(.postgres) }
+
     func budget(_ backend: StoreBackend) async throws {
         try await Harness.with(models: Self.models, backend: backend) { h in
             let budget = Self.callCost * 10

@@ -59,11 +59,11 @@ struct GatewayTests {
             #expect(fallback.headers.first(name: "x-warden-attempts") == "3")
 
             // flaky's two failures opened the shared fail-503 deployment's circuit.
-            let before = try await JSONParser.parse(h.client.get(url: h.mockURL + "/mock/journal").get().body!)["requests"]?.intValue
+            let before = try #require(try await JSONParser.parse(h.client.get(url: h.mockURL + "/mock/journal").get().body!)["requests"]?.intValue)
             let refused = try await h.send("/v1/chat/completions", json: h.chat("breaker"))
             #expect(refused.status == 503)
             #expect(refused.json?["error"]?["code"] == "no_healthy_deployment")
-            let after = try await JSONParser.parse(h.client.get(url: h.mockURL + "/mock/journal").get().body!)["requests"]?.intValue
+            let after = try #require(try await JSONParser.parse(h.client.get(url: h.mockURL + "/mock/journal").get().body!)["requests"]?.intValue)
             #expect(before == after, "no upstream call while the circuit is open")
 
             let ready = try await h.send("/health/ready", method: .GET, authenticated: false)

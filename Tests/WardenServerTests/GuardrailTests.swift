@@ -137,7 +137,8 @@ struct GuardrailTests {
             #expect(!anthropic.text.contains(secret))
             let redacted = try await h.send("/v1/chat/completions", json: h.chat("us", "write to ana@example.com"))
             #expect(redacted.text.contains("[EMAIL_ADDRESS_1]") && !redacted.text.contains("ana@example.com"))
-            #expect(redacted.json?["choices"]?.arrayValue?.first?["finish_reason"] != "content_filter")
+            #expect(redacted.status == 200)
+            #expect(redacted.json?["choices"]?.arrayValue?.first?["finish_reason"] == "stop")
         }
     }
 
@@ -183,6 +184,8 @@ struct GuardrailTests {
             ("guardrails: {input: [{detector: pii, action: block, tool_threshold: 0.5}]}", "guardrails.input[0].tool_threshold"),
             ("tools: {send: {risk: dangerous}}", "tools.send.risk"),
             ("tools: {'bad name': {risk: read}}", "tools.bad name"),
+            ("tools: {send: {risk: write, arguments: {type: object, unevaluatedProperties: false}}}", "tools.send.arguments"),
+            ("tools: {send: {risk: write, arguments: {$ref: 'https://example.com/s.json'}}}", "tools.send.arguments"),
         ])
     func config(_ yaml: String, _ key: String) throws {
         do {

@@ -3,6 +3,7 @@ import Testing
 import WardenCore
 
 @testable import WardenServer
+@testable import WardenTools
 
 /// Cedar policies deciding every request, against a real mock upstream.
 @Suite("Policies in the request path", .serialized)

@@ -11,9 +11,8 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
 
     var testDescription: String { rawValue }
 
-    static var available: [StoreBackend] {
-        ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
-    }
+    /// The PostgreSQL server the tests use (`scripts/test` starts a throwaway one and sets it).
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"] }
 
     /// A fresh, empty store.
     func open() async throws -> SQLStore {
@@ -23,8 +22,8 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("warden-store-\(UUID().uuidString).sqlite").path
             return try await SQLStore.open(.sqlite(path: path), password: nil, logger: logger)
         case .postgres:
-            guard case .postgres(let user, let host, let port, let database) = StorageLocation.parse(try await Self.freshPostgresURL())! else {
-                fatalError("not a postgres:// URL")
+            guard case .postgres(let user, let host, let port, let database)? = StorageLocation.parse(try await Self.freshPostgresURL()) else {
+                throw StoreError("not a postgres:// URL")
             }
             return try await SQLStore.open(.postgres(user: user, host: host, port: port, database: database), password: nil, logger: logger)
         }
@@ -33,9 +32,8 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
     /// A new, empty database on the test server (`WARDEN_TEST_POSTGRES_URL`), so tests running in
     /// parallel never share state.
     static func freshPostgresURL() async throws -> String {
-        let url = ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"]!
-        guard case .postgres(let user, let host, let port, let database) = StorageLocation.parse(url)! else {
-            fatalError("WARDEN_TEST_POSTGRES_URL is not a postgres:// URL")
+        guard let url = postgresURL, case .postgres(let user, let host, let port, let database)? = StorageLocation.parse(url) else {
+            throw StoreError("WARDEN_TEST_POSTGRES_URL is not set, or not a postgres:// URL")
         }
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let admin = try await PostgresDatabase.connect(host: host, port: port, user: user, password: nil, database: database, logger: logger)
@@ -54,9 +52,32 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
     }
 }
 
+extension Trait where Self == ConditionTrait {
+    /// A PostgreSQL variant: reported as skipped, with the reason, when no server is configured.
+    static var requiresPostgres: Self {
+        .enabled(
+            if: StoreBackend.postgresURL != nil,
+            "PostgreSQL not tested: WARDEN_TEST_POSTGRES_URL is not set (scripts/test starts a throwaway server and sets it)")
+    }
+}
+
+/// Fails the run when PostgreSQL was required (`WARDEN_REQUIRE_POSTGRES=1`, as `scripts/test` and CI set
+/// it) but is not configured: a server that failed to start must not make the PostgreSQL cases vanish.
+@Test("PostgreSQL is configured when the run requires it")
+func postgresConfiguredWhenRequired() {
+    if ProcessInfo.processInfo.environment["WARDEN_REQUIRE_POSTGRES"] == "1" {
+        #expect(StoreBackend.postgresURL != nil, "WARDEN_REQUIRE_POSTGRES=1 but WARDEN_TEST_POSTGRES_URL is not set")
+    }
+}
+
 @Suite("Store (SQLite and PostgreSQL)", .serialized)
 struct StoreTests {
-    @Test("approvals: decided once, redeemed once, expiry counts as a status; guardrails round-trip", arguments: StoreBackend.available)
+    @Test("approvals: decided once, redeemed once, expiry counts as a status; guardrails round-trip (SQLite)")
+    func approvalsSQLite() async throws { try await approvals(.sqlite) }
+
+    @Test("approvals: decided once, redeemed once, expiry counts as a status; guardrails round-trip (PostgreSQL)", .requiresPostgres)
+    func approvalsPostgreSQL() async throws { try await approvals(.postgres) }
+
     func approvals(_ backend: StoreBackend) async throws {
         let store = try await backend.open()
         defer { Task { await store.close() } }
@@ -86,7 +107,12 @@ struct StoreTests {
         #expect(try await store.team(named: team.name)?.guardrails == rules)
     }
 
-    @Test("migrations apply once; keys and teams round-trip; every admin change bumps the counter", arguments: StoreBackend.available)
+    @Test("migrations apply once; keys and teams round-trip; every admin change bumps the counter (SQLite)")
+    func keysAndTeamsSQLite() async throws { try await keysAndTeams(.sqlite) }
+
+    @Test("migrations apply once; keys and teams round-trip; every admin change bumps the counter (PostgreSQL)", .requiresPostgres)
+    func keysAndTeamsPostgreSQL() async throws { try await keysAndTeams(.postgres) }
+
     func keysAndTeams(_ backend: StoreBackend) async throws {
         let store = try await backend.open()
         defer { Task { await store.close() } }
@@ -113,28 +139,45 @@ struct StoreTests {
         #expect(try await store.changeCounter() == c0 + 3)
     }
 
-    @Test("a transaction runs to its end when its caller is cancelled, and the store stays usable", arguments: StoreBackend.available)
+    @Test("a transaction runs to its end when its caller is cancelled, and the store stays usable (SQLite)")
+    func cancelledTransactionSQLite() async throws { try await cancelledTransaction(.sqlite) }
+
+    @Test("a transaction runs to its end when its caller is cancelled, and the store stays usable (PostgreSQL)", .requiresPostgres)
+    func cancelledTransactionPostgreSQL() async throws { try await cancelledTransaction(.postgres) }
+
     func cancelledTransaction(_ backend: StoreBackend) async throws {
         let store = try await backend.open()
         let db = store.database
         let (started, startedSink) = AsyncStream.makeStream(of: Void.self)
+        // The body waits at a gate the test opens only after cancelling the caller, so the cancellation
+        // surely lands while the transaction is running.
+        let (gate, gateSink) = AsyncStream.makeStream(of: Void.self)
         let task = Task {
             try await db.transaction { tx in
                 startedSink.yield()
-                try await Task.sleep(for: .milliseconds(200))
+                for await _ in gate { break }
                 try await tx.query("INSERT INTO settings (name, value) VALUES ('first', 'x')")
             }
         }
         _ = await started.first { _ in true }
         task.cancel()
-        _ = try? await task.value
+        #expect(task.isCancelled)
+        gateSink.yield()
+        gateSink.finish()
+        // The transaction ran to its end: the caller gets its result, not an error.
+        try await task.value
         try await db.transaction { tx in try await tx.query("INSERT INTO settings (name, value) VALUES ('second', 'y')") }
         let names = try await db.query("SELECT name FROM settings WHERE name IN ('first', 'second') ORDER BY name").compactMap { $0.string("name") }
         #expect(names == ["first", "second"])
         await store.close()
     }
 
-    @Test("usage is recorded once per request and reported by model and by day", arguments: StoreBackend.available)
+    @Test("usage is recorded once per request and reported by model and by day (SQLite)")
+    func usageSQLite() async throws { try await usage(.sqlite) }
+
+    @Test("usage is recorded once per request and reported by model and by day (PostgreSQL)", .requiresPostgres)
+    func usagePostgreSQL() async throws { try await usage(.postgres) }
+
     func usage(_ backend: StoreBackend) async throws {
         let store = try await backend.open()
         defer { Task { await store.close() } }
@@ -158,9 +201,12 @@ struct StoreTests {
         #expect(try await store.spent(team: "t", since: day + 86_400_000) == 50)
     }
 
-    @Test(
-        "usage past retention rolls up into daily aggregates: every report, spend total and budget balance stays the same",
-        arguments: StoreBackend.available)
+    @Test("usage past retention rolls up into daily aggregates: every report, spend total and budget balance stays the same (SQLite)")
+    func rollUpSQLite() async throws { try await rollUp(.sqlite) }
+
+    @Test("usage past retention rolls up into daily aggregates: every report, spend total and budget balance stays the same (PostgreSQL)", .requiresPostgres)
+    func rollUpPostgreSQL() async throws { try await rollUp(.postgres) }
+
     func rollUp(_ backend: StoreBackend) async throws {
         let store = try await backend.open()
         defer { Task { await store.close() } }
@@ -215,7 +261,12 @@ struct StoreTests {
         #expect(try await store.spent(keyID: "k1", since: 0) == spentBefore[0] + 7)
     }
 
-    @Test("abandoned reservations become spend at their reserved amount", arguments: StoreBackend.available)
+    @Test("abandoned reservations become spend at their reserved amount (SQLite)")
+    func reservationsSQLite() async throws { try await reservations(.sqlite) }
+
+    @Test("abandoned reservations become spend at their reserved amount (PostgreSQL)", .requiresPostgres)
+    func reservationsPostgreSQL() async throws { try await reservations(.postgres) }
+
     func reservations(_ backend: StoreBackend) async throws {
         let store = try await backend.open()
         defer { Task { await store.close() } }
@@ -233,7 +284,12 @@ struct StoreTests {
         #expect(try await store.openReservations().isEmpty)
     }
 
-    @Test("audit records, content and checkpoints", arguments: StoreBackend.available)
+    @Test("audit records, content and checkpoints (SQLite)")
+    func auditSQLite() async throws { try await audit(.sqlite) }
+
+    @Test("audit records, content and checkpoints (PostgreSQL)", .requiresPostgres)
+    func auditPostgreSQL() async throws { try await audit(.postgres) }
+
     func audit(_ backend: StoreBackend) async throws {
         let store = try await backend.open()
         defer { Task { await store.close() } }

@@ -97,7 +97,6 @@ def test_openai_errors(warden, case):
     with pytest.raises(case.openai_exc) as info:
         client.chat.completions.create(**kwargs)
     e = info.value
-    assert isinstance(e, openai.APIStatusError)
     assert e.status_code == case.status
     check_common(e.response, case)
     body = e.response.json()
@@ -117,7 +116,6 @@ def test_anthropic_errors(warden, case):
     with pytest.raises(case.anthropic_exc) as info:
         client.messages.create(**kwargs)
     e = info.value
-    assert isinstance(e, anthropic.APIStatusError)
     assert e.status_code == case.status
     check_common(e.response, case)
     body = e.response.json()

@@ -398,7 +398,7 @@ def test_connections_beyond_the_cap_are_refused_and_the_rest_served(hostile_ward
                 assert r.headers.get("x-should-retry") == "true"
         # Exactly the connections past the cap are refused (more only if an earlier test's connection was
         # still closing on the server's side).
-        assert statuses.count(503) >= 5 and statuses.count(200) <= 40, statuses
+        assert statuses.count(503) >= 5, statuses
         assert statuses.count(503) + statuses.count(200) == 45, statuses
     finally:
         for s in idle:

@@ -73,6 +73,7 @@ def test_context_window_models(mock):
 
 def test_slow_model_counts_a_client_that_went_away(mock):
     before = mock.journal()["client_disconnects"]
+    requests_before = mock.journal()["requests"]
     body = json.dumps({"model": "slow-3000", "messages": [{"role": "user", "content": "x"}]}).encode()
     sock = socket.create_connection(("127.0.0.1", mock.port), timeout=5)
     sock.sendall(
@@ -80,7 +81,8 @@ def test_slow_model_counts_a_client_that_went_away(mock):
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
-    time.sleep(0.3)
+    # The mock has the whole request (it journals it before its slow wait): now leave.
+    wait_until(lambda: mock.journal()["requests"] > requests_before, 2, message="the mock never received the request")
     sock.close()
     # The mock answers after 3 s; it must notice the client left before that.
     wait_until(

@@ -68,7 +68,8 @@ def test_the_gateway_enforces_the_example_policies(tmp_path):
         finance = w.anthropic(key=KEYS["finance"])
         with pytest.raises(anthropic.PermissionDeniedError) as refused:
             finance.messages.create(model="eu-small", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
-        assert getattr(refused.value, "status_code", None) == 403
+        assert refused.value.body["error"]["type"] == "permission_error"
+        assert "finance-self-hosted-only" in refused.value.message
         assert finance.messages.create(model="llama-onprem", max_tokens=16, messages=[{"role": "user", "content": "hi"}]).content
     finally:
         w.stop()

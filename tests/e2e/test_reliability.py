@@ -236,7 +236,12 @@ def test_client_disconnect_cancels_upstream_and_logs_499(isolated):
         )
         # The call is under way: Warden holds a connection to the upstream (slow2 answers after 4 s).
         wait_until(lambda: "ESTABLISHED" in tcp_connections_to(m.port), 3, message="no upstream call seen")
-        time.sleep(0.3)
+        # ...and the mock has read the whole upstream request (it journals it before its slow wait).
+        wait_until(
+            lambda: any(
+                e["path"] == "/v1/chat/completions" and isinstance(e.get("body"), dict) and e["body"].get("model") == "slow-4000"
+                for e in m.recent()),
+            3, message="the mock never received the upstream call")
     finally:
         sock.close()  # the client gives up
     # Warden must notice and cancel the upstream call, closing that connection, well before the 4 s.

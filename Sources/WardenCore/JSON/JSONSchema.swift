@@ -2,12 +2,21 @@ import Foundation
 
 /// A JSON Schema validator for the keywords structured output and tool arguments use (draft 2020-12 and
 /// draft 7 spellings): `type`, `enum`, `const`, `properties`, `required`, `additionalProperties`,
-/// `patternProperties`, `propertyNames`, `items` (and draft-7 tuple `items`, `prefixItems`), `minItems`,
-/// `maxItems`, `uniqueItems`, `contains`, `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`,
+/// `patternProperties`, `propertyNames`, `dependentRequired`, `dependentSchemas`, `items` (and draft-7
+/// tuple `items` with `additionalItems`), `prefixItems`, `minItems`, `maxItems`, `uniqueItems`,
+/// `contains`, `minContains`, `maxContains`, `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`,
 /// `exclusiveMinimum`, `exclusiveMaximum`, `multipleOf`, `minProperties`, `maxProperties`, `allOf`,
-/// `anyOf`, `oneOf`, `not`, `if`/`then`/`else`, and local `$ref` (`#/$defs/…`, `#/definitions/…`, `#`).
-/// `format` and other annotations are not checked. A keyword it cannot evaluate (a remote `$ref`, an
-/// invalid `pattern`) is reported as an error rather than skipped, so a check never passes by accident.
+/// `anyOf`, `oneOf`, `not`, `if`/`then`/`else`, boolean schemas, and `$ref` to a JSON pointer in the
+/// same document (`#`, `#/$defs/…`, `#/definitions/…`, percent-encoded or not). `format`, `title`,
+/// `description`, `default`, `examples`, `content*` and unknown keywords are annotations and never
+/// change the answer.
+///
+/// Not evaluated: `$id` below the root, `$anchor`, `$dynamicRef`/`$dynamicAnchor`,
+/// `$recursiveRef`/`$recursiveAnchor`, `unevaluatedItems`, `unevaluatedProperties`, `$vocabulary`, a
+/// `$ref` to another document or to an anchor, and a `$schema` other than draft 2020-12, 2019-09, 7
+/// or 6. `unsupported()` names them, so a schema that uses one is refused where it is given (a tool's
+/// `arguments` at startup, a request's `response_format` with 400) rather than checked as if the
+/// keyword were not there; a check never passes by accident. An invalid `pattern` is a violation.
 public struct JSONSchema: Sendable {
     public let root: JSONValue
 
@@ -30,9 +39,11 @@ public struct JSONSchema: Sendable {
     public func isValid(_ instance: JSONValue) -> Bool { validate(instance, limit: 1).isEmpty }
 
     private func resolve(_ ref: String) -> JSONValue? {
-        guard ref.hasPrefix("#") else { return nil }
+        guard ref.hasPrefix("#"), let fragment = String(ref.dropFirst()).removingPercentEncoding,
+            fragment.isEmpty || fragment.hasPrefix("/")
+        else { return nil }
         var node = root
-        for raw in ref.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
+        for raw in fragment.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
             let part = String(raw).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
             if let a = node.arrayValue, let i = Int(part), a.indices.contains(i) {
                 node = a[i]
@@ -104,7 +115,7 @@ public struct JSONSchema: Sendable {
             if let m = s["exclusiveMaximum"]?.doubleValue, x >= m { fail("must be < \(Self.format(m))") }
             if let m = s["multipleOf"]?.doubleValue, m > 0 {
                 let q = x / m
-                if abs(q - q.rounded()) > 1e-9 { fail("must be a multiple of \(Self.format(m))") }
+                if !q.isFinite || abs(q - q.rounded()) > 1e-9 { fail("must be a multiple of \(Self.format(m))") }
             }
         case .array(let items):
             if let min = s["minItems"]?.intValue, items.count < min { fail("must have at least \(min) items") }
@@ -130,14 +141,29 @@ public struct JSONSchema: Sendable {
                     check(item, against: rest, path: path + "/\(i)", depth: depth + 1, into: &out, limit: limit)
                 }
             }
-            if let contains = s["contains"], !items.contains(where: { passes($0, contains, depth) }) {
-                fail("must contain an item matching the 'contains' schema")
+            if let contains = s["contains"] {
+                let matching = items.count(where: { passes($0, contains, depth) })
+                let least = s["minContains"]?.intValue ?? 1
+                if matching < least {
+                    fail(least == 1 ? "must contain an item matching the 'contains' schema" : "must contain at least \(least) items matching the 'contains' schema")
+                }
+                if let most = s["maxContains"]?.intValue, matching > most {
+                    fail("must contain at most \(most) items matching the 'contains' schema")
+                }
             }
         case .object(let members):
             if let min = s["minProperties"]?.intValue, members.count < min { fail("must have at least \(min) properties") }
             if let max = s["maxProperties"]?.intValue, members.count > max { fail("must have at most \(max) properties") }
             for case .string(let name) in s["required"]?.arrayValue ?? [] where members[name] == nil {
                 fail("the required property '\(name)' is missing")
+            }
+            for (trigger, needed) in s["dependentRequired"]?.objectValue ?? JSONObject() where members[trigger] != nil {
+                for case .string(let name) in needed.arrayValue ?? [] where members[name] == nil {
+                    fail("the property '\(name)' is required when '\(trigger)' is present")
+                }
+            }
+            for (trigger, sub) in s["dependentSchemas"]?.objectValue ?? JSONObject() where members[trigger] != nil {
+                check(v, against: sub, path: path, depth: depth + 1, into: &out, limit: limit)
             }
             let properties = s["properties"]?.objectValue ?? JSONObject()
             let patterns = s["patternProperties"]?.objectValue ?? JSONObject()
@@ -168,6 +194,71 @@ public struct JSONSchema: Sendable {
         }
     }
 
+    /// Keywords this validator does not evaluate; a schema that uses one is refused, never half-checked.
+    public static let unsupportedKeywords: Set<String> = [
+        "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
+        "unevaluatedItems", "unevaluatedProperties", "$vocabulary",
+    ]
+
+    static let knownDialects: Set<String> = [
+        "https://json-schema.org/draft/2020-12/schema", "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema", "http://json-schema.org/draft-06/schema",
+    ]
+
+    /// What in the schema this validator cannot evaluate, each as "JSON pointer: reason" (empty when
+    /// everything is supported). Walks only the places that hold schemas, never `enum` or `const` values.
+    public func unsupported() -> [String] {
+        var out: [String] = []
+        Self.findUnsupported(root, path: "", isRoot: true, depth: 0, into: &out)
+        return out
+    }
+
+    private static let schemaMaps = ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"]
+    private static let schemaLists = ["allOf", "anyOf", "oneOf", "prefixItems"]
+    private static let schemaValues = [
+        "not", "if", "then", "else", "contains", "additionalProperties", "propertyNames", "additionalItems", "items",
+    ]
+
+    private static func findUnsupported(_ schema: JSONValue, path: String, isRoot: Bool, depth: Int, into out: inout [String]) {
+        guard case .object(let s) = schema, out.count < 20 else { return }
+        guard depth < 64 else { return out.append("\(path): the schema nests more than 64 levels") }
+        for key in s.keys.sorted() where unsupportedKeywords.contains(key) {
+            out.append("\(path)/\(key): not supported")
+        }
+        if !isRoot, s["$id"] != nil { out.append("\(path)/$id: only the root may set $id") }
+        if isRoot, let dialect = s["$schema"]?.stringValue,
+            !knownDialects.contains(dialect.hasSuffix("#") ? String(dialect.dropLast()) : dialect)
+        {
+            out.append("\(path)/$schema: the dialect '\(dialect)' is not supported")
+        }
+        if let ref = s["$ref"]?.stringValue {
+            let fragment = ref.hasPrefix("#") ? String(ref.dropFirst()).removingPercentEncoding : nil
+            if fragment.map({ !$0.isEmpty && !$0.hasPrefix("/") }) ?? true {
+                out.append("\(path)/$ref: only references within the schema ('#/...') are supported, not '\(ref)'")
+            }
+        }
+        for key in schemaMaps {
+            for (name, sub) in s[key]?.objectValue ?? JSONObject() {
+                findUnsupported(sub, path: "\(path)/\(key)/\(name)", isRoot: false, depth: depth + 1, into: &out)
+            }
+        }
+        for key in schemaLists {
+            for (i, sub) in (s[key]?.arrayValue ?? []).enumerated() {
+                findUnsupported(sub, path: "\(path)/\(key)/\(i)", isRoot: false, depth: depth + 1, into: &out)
+            }
+        }
+        for key in schemaValues {
+            guard let sub = s[key] else { continue }
+            if let list = sub.arrayValue {
+                for (i, item) in list.enumerated() {
+                    findUnsupported(item, path: "\(path)/\(key)/\(i)", isRoot: false, depth: depth + 1, into: &out)
+                }
+            } else {
+                findUnsupported(sub, path: "\(path)/\(key)", isRoot: false, depth: depth + 1, into: &out)
+            }
+        }
+    }
+
     private func passes(_ v: JSONValue, _ schema: JSONValue, _ depth: Int) -> Bool {
         var out: [Violation] = []
         check(v, against: schema, path: "", depth: depth + 1, into: &out, limit: 1)
@@ -193,10 +284,12 @@ public struct JSONSchema: Sendable {
         }
     }
 
-    /// JSON equality: numbers by value (`1` equals `1.0`), objects regardless of member order.
+    /// JSON equality: numbers by value (`1` equals `1.0`), strings by code points (not by Unicode
+    /// canonical equivalence, as Swift's `==` would), objects regardless of member order.
     static func equal(_ a: JSONValue, _ b: JSONValue) -> Bool {
         switch (a, b) {
         case (.number, .number): a.doubleValue == b.doubleValue
+        case (.string(let x), .string(let y)): x.utf8.elementsEqual(y.utf8)
         case (.array(let x), .array(let y)): x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
         case (.object(let x), .object(let y)):
             x.count == y.count && x.allSatisfy { m in y[m.key].map { equal(m.value, $0) } ?? false }

@@ -44,6 +44,13 @@ public enum OpenAIRequestDecoder {
                     "response_format.type",
                     "Invalid 'response_format.type': '\(type)'. Expected 'text', 'json_object' or 'json_schema'.")
             }
+            if type == "json_schema", let schema = format["json_schema"]?["schema"],
+                let problem = JSONSchema(schema).unsupported().first
+            {
+                throw GatewayError.invalidValue(
+                    "response_format.json_schema.schema",
+                    "Invalid 'response_format.json_schema.schema': Warden cannot check this schema: \(problem).")
+            }
             request.responseFormat = format
         }
         request.parallelToolCalls = try f.bool("parallel_tool_calls")

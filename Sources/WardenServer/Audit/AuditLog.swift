@@ -115,7 +115,7 @@ public final class AuditLog: Sendable {
     /// The state after this process's last commit: decides when an idle log needs a timed checkpoint.
     private let lastKnown = Mutex<AuditState?>(nil)
 
-    init(
+    package init(
         store: SQLStore, signer: AuditSigner, configuration: AuditConfiguration, publisher: CheckpointPublisher?, logger: Logger,
         capacity: Int = 20_000, chunkSize: Int = 2_000
     ) {
@@ -139,7 +139,7 @@ public final class AuditLog: Sendable {
     }
 
     /// Whether nothing waits to be committed.
-    var isIdle: Bool { pending.count == 0 }
+    package var isIdle: Bool { pending.count == 0 }
 
     /// Records waiting for the store.
     var backlog: Int { pending.count }
@@ -251,7 +251,7 @@ public final class AuditLog: Sendable {
 
 /// Copies every checkpoint off the store: appended as a JSON line to a file, or POSTed to a webhook
 /// (HMAC-signed), so that rewriting the store, even with the signing key, is caught against the copies.
-struct CheckpointPublisher: Sendable {
+package struct CheckpointPublisher: Sendable {
     enum Target: Sendable {
         case file(String)
         case webhook(url: String, secret: String?, sender: WebhookSender)
@@ -292,7 +292,7 @@ struct CheckpointPublisher: Sendable {
     }
 
     /// Reads a published checkpoint file (for `warden audit verify`).
-    static func read(path: String) throws -> [(size: Int, note: String)] {
+    package static func read(path: String) throws -> [(size: Int, note: String)] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
         var out: [(Int, String)] = []
         for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() where !line.isEmpty {

@@ -37,7 +37,7 @@ extension Gateway {
     func router(readiness: Readiness, adminKeyDigest: KeyDigest?, stats: ServerStats? = nil) -> Router<WardenRequestContext> {
         let router = Router(context: WardenRequestContext.self)
         router.add(middleware: ErrorShapingMiddleware())
-        AdminAPI(
+        AdminRoutes(
             operations: AdminOperations(service: AdminService(store: governance.store), audit: governance.audit, actor: "admin_api"),
             identity: governance.identity, adminKeyDigest: adminKeyDigest, policies: policies.engine,
             bodyTimeout: holder.runtime.config.server.bodyTimeout, stats: stats

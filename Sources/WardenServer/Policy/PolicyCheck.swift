@@ -51,7 +51,7 @@ public enum PolicyEntities {
         return Entity(uid: modelUID(name), attributes: attributes)
     }
 
-    static func value(_ a: ConfigAttribute) -> CedarValue {
+    package static func value(_ a: ConfigAttribute) -> CedarValue {
         switch a {
         case .bool(let b): .bool(b)
         case .integer(let i): .long(i)

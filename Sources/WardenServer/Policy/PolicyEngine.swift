@@ -20,6 +20,8 @@ public struct PolicyDecision: Sendable {
 public struct PolicyLoadError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    package init(message: String) { self.message = message }
 }
 
 /// The Cedar policies of `policies: DIR`, swapped atomically: on start, when a file changes (checked

@@ -8,8 +8,8 @@ import WardenProviders
 /// anything resolves them: `GET {address}/v1/{mount}/data/{path}` with `X-Vault-Token`, the token read
 /// from `vault.token` or obtained by AppRole login (`POST /v1/auth/{mount}/login`). Each secret is read
 /// once per start or reload however many fields are used; values stay in memory.
-enum VaultSecrets {
-    static func prefetch(_ config: WardenConfiguration, transport: HTTPTransport) async throws(ConfigurationError) {
+package enum VaultSecrets {
+    package static func prefetch(_ config: WardenConfiguration, transport: HTTPTransport) async throws(ConfigurationError) {
         var wanted: [(key: String, path: String, parsed: (mount: String, path: String, field: String))] = []
         for (key, reference) in config.secretReferences {
             if case .vault(let path) = reference, let parsed = SecretReference.parseVaultPath(path) { wanted.append((key, path, parsed)) }
